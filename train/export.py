@@ -1,0 +1,54 @@
+"""Export a finished run to OUT/model: the inference model plus what it measured."""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import shutil
+from pathlib import Path
+
+import torch
+
+logger = logging.getLogger(__name__)
+
+
+def hardware() -> str:
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+
+
+def export_model(trainer) -> Path:
+    """Write config.json, model.safetensors (EMA weights when kept), metrics.json, grids."""
+    out = trainer.out / "model"
+    if out.exists():
+        shutil.rmtree(out)
+    model = trainer.eval_model()
+    model.save_pretrained(out)
+
+    metrics = {
+        "preset": trainer.cfg.preset,
+        "images_shown": trainer.images_seen,
+        "epochs": trainer.epoch,
+        "steps": trainer.step,
+        "wall_time_s": round(trainer.wall_time, 1),
+        "images_per_s": round(trainer.images_seen / max(trainer.wall_time, 1e-9), 2),
+        "hardware": hardware(),
+        "device": str(trainer.device),
+        "amp": str(trainer.amp_dtype).replace("torch.", "") if trainer.amp_dtype else "fp32",
+        "train": trainer.split_metrics(trainer.train_set),
+        "heldout": trainer.split_metrics(trainer.heldout_set),
+        "settings": trainer.cfg.to_dict(),
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+
+    tag = f"epoch{trainer.epoch:04d}"
+    for name in ("reconstructed", "heldout", "generated"):
+        src = trainer.out / f"{name}_{tag}.png"
+        if src.exists():
+            shutil.copy(src, out / f"{name}.png")
+    if (trainer.out / "losses.png").exists():
+        shutil.copy(trainer.out / "losses.png", out / "losses.png")
+    logger.info("Exported the model to %s", out)
+    return out
