@@ -125,6 +125,7 @@ PRESETS: dict[str, dict] = {
         d_loss="hinge",
         augment="color,translation,cutout",
         d_prior_samples=False,
+        lr=1e-3,
         ema_decay=0.999,
         amp="auto",
         channels_last=True,

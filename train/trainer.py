@@ -10,7 +10,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import torch
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 
 from vaegan import VAEGAN, Discriminator
@@ -27,6 +27,28 @@ logger = logging.getLogger(__name__)
 
 COLLAPSE_WINDOW, COLLAPSE_LEVEL, COLLAPSE_WARN_EVERY = 200, 0.05, 2000
 PREVIEW_COUNT = 8
+
+
+def ema_with_warmup(decay: float):
+    """EMA update for AveragedModel whose decay ramps up as (1 + n) / (10 + n).
+
+    A fixed 0.999 would keep half the random initialisation for the first
+    ~700 steps, so early snapshots and short runs would show grey images.
+    """
+
+    @torch.no_grad()
+    def update(averaged: list, current: list, num_averaged) -> None:
+        n = int(num_averaged)
+        weight = 1.0 - min(decay, (1 + n) / (10 + n))
+        floats = [(a, c) for a, c in zip(averaged, current) if a.is_floating_point()]
+        if floats:
+            torch._foreach_lerp_([a for a, _ in floats], [c for _, c in floats], weight)
+        # Integer buffers (BatchNorm's batch counter) are copied, not averaged.
+        for a, c in zip(averaged, current):
+            if not a.is_floating_point():
+                a.copy_(c)
+
+    return update
 
 
 class TrainingError(RuntimeError):
@@ -77,8 +99,7 @@ class Trainer:
             else None
         )
         self.ema = (
-            AveragedModel(self.vae, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay),
-                          use_buffers=True)
+            AveragedModel(self.vae, multi_avg_fn=ema_with_warmup(cfg.ema_decay), use_buffers=True)
             if cfg.ema_decay
             else None
         )

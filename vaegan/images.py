@@ -116,7 +116,7 @@ def _high_depth_to_rgb(image: Image.Image) -> Image.Image:
     else:
         top = 255.0 if values.max(initial=0.0) <= 255 else 65535.0
     gray = np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    return Image.fromarray(gray, mode="L").convert("RGB")
+    return Image.fromarray(gray).convert("RGB")
 
 
 def resize_square(image: Image.Image, size: int) -> Image.Image:
@@ -135,4 +135,4 @@ def to_tensor(image: ImageSource, size: int) -> torch.Tensor:
 def to_pil(x: torch.Tensor) -> Image.Image:
     """(3, H, W) tensor in [-1, 1] -> 8-bit RGB PIL image."""
     array = ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    return Image.fromarray(array.permute(1, 2, 0).cpu().numpy(), mode="RGB")
+    return Image.fromarray(array.permute(1, 2, 0).cpu().numpy())

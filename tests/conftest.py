@@ -1,0 +1,71 @@
+"""Shared fixtures: tiny models and folders of generated images (no network, no ../shared)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+from vaegan import VAEGAN, ModelConfig
+
+TINY = ModelConfig(
+    image_size=32,
+    latent_dim=8,
+    base_channels=8,
+    max_channels=16,
+    d_base_channels=8,
+    d_max_channels=16,
+    d_feature_block=2,
+)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _few_threads():
+    # Tests run beside other work on 2 cores; one thread keeps them predictable.
+    torch.set_num_threads(1)
+
+
+def poster(seed: int, size: tuple[int, int] = (60, 84)) -> Image.Image:
+    """A deterministic poster-like picture: flat background, bands and a disc."""
+    rng = np.random.default_rng(seed)
+    colours = [tuple(int(c) for c in rng.integers(0, 256, 3)) for _ in range(3)]
+    image = Image.new("RGB", size, colours[0])
+    draw = ImageDraw.Draw(image)
+    w, h = size
+    top = int(rng.integers(0, h // 2))
+    draw.rectangle([0, top, w, top + h // 5], fill=colours[1])
+    cx, cy, r = int(rng.integers(0, w)), int(rng.integers(0, h)), w // 4
+    draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=colours[2])
+    return image
+
+
+def make_folder(root: Path, count: int, nested: bool = True) -> Path:
+    """Write `count` posters as PNG/JPEG, some in a subfolder."""
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        folder = root / "sub" if nested and i % 3 == 0 else root
+        folder.mkdir(exist_ok=True)
+        suffix = ".png" if i % 2 else ".jpg"
+        poster(i).save(folder / f"poster{i:02d}{suffix}")
+    return root
+
+
+@pytest.fixture
+def image_folder(tmp_path: Path) -> Path:
+    return make_folder(tmp_path / "images", 10)
+
+
+@pytest.fixture
+def tiny_model() -> VAEGAN:
+    torch.manual_seed(0)
+    return VAEGAN(TINY).eval()
+
+
+@pytest.fixture
+def saved_model(tmp_path: Path, tiny_model: VAEGAN) -> Path:
+    folder = tmp_path / "model"
+    tiny_model.save_pretrained(folder)
+    return folder
