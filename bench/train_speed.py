@@ -1,6 +1,6 @@
 """Training throughput (images/s) per preset on random data, same process, side by side.
 
-    python bench/train_speed.py --presets default seed --steps 20 --image-size 128
+python bench/train_speed.py --presets default seed --steps 20 --image-size 128
 """
 
 from __future__ import annotations

@@ -37,7 +37,9 @@ def test_sample_grid(saved_model: Path, tmp_path: Path):
 def test_bad_input_is_a_clear_error(saved_model: Path, tmp_path: Path, caplog):
     bad = tmp_path / "bad.png"
     bad.write_text("hello")
-    assert main(["--model", str(saved_model), "reconstruct", str(bad), str(tmp_path / "o.png")]) == 2
+    assert (
+        main(["--model", str(saved_model), "reconstruct", str(bad), str(tmp_path / "o.png")]) == 2
+    )
     assert "not an image file" in caplog.text
     assert main(["--model", str(tmp_path), "sample", str(tmp_path / "o.png")]) == 2
     assert "no config.json" in caplog.text

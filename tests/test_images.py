@@ -40,7 +40,9 @@ def test_cmyk_jpeg_becomes_rgb():
     red = open_image(_bytes(cmyk, "JPEG"))
     assert red.mode == "RGB"
     r, g, b = red.getpixel((10, 10))
-    assert r > 200 and g < 60 and b < 60
+    assert r > 200
+    assert g < 60
+    assert b < 60
 
 
 def test_16_bit_grayscale_is_scaled_not_clipped():
@@ -67,7 +69,8 @@ def test_animated_gif_gives_its_first_frame():
     frames = [Image.new("RGB", (40, 40), c) for c in ((255, 0, 0), (0, 255, 0))]
     data = _bytes(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=50)
     r, g, _ = open_image(data).getpixel((5, 5))
-    assert r > 200 and g < 50
+    assert r > 200
+    assert g < 50
 
 
 @pytest.mark.parametrize(
@@ -118,7 +121,8 @@ def test_to_tensor_stretches_to_the_square_in_range():
     x = to_tensor(poster(2, (90, 150)), 64)
     assert x.shape == (3, 64, 64)
     assert x.dtype == torch.float32
-    assert -1.0 <= x.min() and x.max() <= 1.0
+    assert x.min() >= -1.0
+    assert x.max() <= 1.0
 
 
 def test_pil_round_trip_is_exact():

@@ -26,9 +26,17 @@ from .conftest import TINY
 @pytest.mark.parametrize("size", [32, 64, 128, 256])
 @pytest.mark.parametrize("base", [ModelConfig(), SEED_MODEL], ids=["default", "seed"])
 def test_shapes_for_every_size(size: int, base: ModelConfig):
-    cfg = replace(base, image_size=size, latent_dim=16, base_channels=4, max_channels=16,
-                  d_base_channels=4, d_max_channels=16, fc_dim=min(base.fc_dim, 32),
-                  d_feature_block=2)
+    cfg = replace(
+        base,
+        image_size=size,
+        latent_dim=16,
+        base_channels=4,
+        max_channels=16,
+        d_base_channels=4,
+        d_max_channels=16,
+        fc_dim=min(base.fc_dim, 32),
+        d_feature_block=2,
+    )
     model, disc = VAEGAN(cfg).eval(), Discriminator(cfg)
     x = torch.rand(2, 3, size, size) * 2 - 1
 
@@ -118,7 +126,8 @@ def test_config_format_is_checked(saved_model: Path, change: dict, message: str)
 def test_loading_prints_nothing_and_lands_on_cpu(saved_model: Path, capsys):
     model = VAEGAN.from_pretrained(saved_model)
     captured = capsys.readouterr()
-    assert captured.out == "" and captured.err == ""
+    assert captured.out == ""
+    assert captured.err == ""
     assert all(p.device.type == "cpu" for p in model.parameters())
 
 
@@ -132,7 +141,7 @@ def test_fp16_storage_loads_into_fp32(saved_model: Path, tiny_model: VAEGAN):
 
 
 def test_not_a_model_folder(tmp_path: Path):
-    with pytest.raises(ModelLoadError, match="no config.json"):
+    with pytest.raises(ModelLoadError, match=r"no config\.json"):
         VAEGAN.from_pretrained(tmp_path)
 
 

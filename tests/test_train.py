@@ -35,8 +35,10 @@ def rows(path: Path) -> list[dict]:
 
 def test_a_short_run_writes_snapshots_checkpoint_and_export(image_folder: Path, tmp_path: Path):
     out = tmp_path / "run"
-    assert run(image_folder, out, "--epochs", "2", "--snapshot-every", "1",
-               "--holdout-every", "5") == 0
+    assert (
+        run(image_folder, out, "--epochs", "2", "--snapshot-every", "1", "--holdout-every", "5")
+        == 0
+    )
 
     for name in ("reconstructed", "generated", "heldout"):
         assert (out / f"{name}_epoch0001.png").is_file()
@@ -64,8 +66,10 @@ def test_flags_beat_the_preset_and_settings_are_saved(image_folder: Path, tmp_pa
     assert run(image_folder, out, "--preset", "seed", "--images", "8", "--latent-dim", "6") == 0
     saved = TrainConfig.load(out / "settings.json")
     assert saved.preset == "seed"
-    assert saved.model.kernel_size == 3 and saved.model.norm == "batch"  # from the preset
-    assert saved.model.latent_dim == 6 and saved.batch_size == 4  # from the flags
+    assert saved.model.kernel_size == 3
+    assert saved.model.norm == "batch"
+    assert saved.model.latent_dim == 6
+    assert saved.batch_size == 4
     assert saved.images == 8
 
 
@@ -88,7 +92,7 @@ def test_resume_continues_from_the_saved_step(image_folder: Path, tmp_path: Path
     assert resumed["counters"]["step"] == 4 * 3
     assert [r["epoch"] for r in rows(parts / "losses.csv")] == ["1", "2", "3", "4"]
     # Same data order, noise and augmentation: the losses match an uninterrupted run.
-    for a, b in zip(rows(whole / "losses.csv"), rows(parts / "losses.csv")):
+    for a, b in zip(rows(whole / "losses.csv"), rows(parts / "losses.csv"), strict=True):
         assert float(a["train/rec_loss"]) == pytest.approx(float(b["train/rec_loss"]), rel=1e-4)
 
 
@@ -113,8 +117,9 @@ def test_unreadable_files_are_skipped_and_named(tmp_path: Path, caplog):
     assert "Skipped 1 unreadable file(s): zz-broken.png" in caplog.text
 
 
-def test_nan_stops_training_naming_the_step(image_folder: Path, tmp_path: Path, monkeypatch,
-                                            caplog):
+def test_nan_stops_training_naming_the_step(
+    image_folder: Path, tmp_path: Path, monkeypatch, caplog
+):
     out = tmp_path / "run"
     assert run(image_folder, out, "--epochs", "1") == 0
     checkpoint = out / "checkpoint" / "state.pt"

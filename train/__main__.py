@@ -40,8 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, help="Adam learning rate of encoder and decoder")
     p.add_argument("--d-lr", type=float, help="Adam learning rate of the discriminator")
     p.add_argument("--snapshot-every", type=int, dest="snapshot_every_epochs", help="epochs")
-    p.add_argument("--checkpoint-every", type=int, dest="checkpoint_every_epochs",
-                   help="epochs (default: the snapshot interval)")
+    p.add_argument(
+        "--checkpoint-every",
+        type=int,
+        dest="checkpoint_every_epochs",
+        help="epochs (default: the snapshot interval)",
+    )
     p.add_argument("--holdout-every", type=int, help="hold out every K-th image")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"])
     p.add_argument("--amp", choices=["auto", "off"], help="mixed precision (bf16/fp16)")
@@ -55,9 +59,20 @@ def build_parser() -> argparse.ArgumentParser:
 def settings_from_args(args: argparse.Namespace) -> TrainConfig:
     flags = {
         k: getattr(args, k)
-        for k in ("epochs", "images", "batch_size", "lr", "d_lr", "snapshot_every_epochs",
-                  "checkpoint_every_epochs", "holdout_every", "device", "amp", "num_threads",
-                  "seed")
+        for k in (
+            "epochs",
+            "images",
+            "batch_size",
+            "lr",
+            "d_lr",
+            "snapshot_every_epochs",
+            "checkpoint_every_epochs",
+            "holdout_every",
+            "device",
+            "amp",
+            "num_threads",
+            "seed",
+        )
     }
     if flags["checkpoint_every_epochs"] is None and flags["snapshot_every_epochs"] is not None:
         flags["checkpoint_every_epochs"] = flags["snapshot_every_epochs"]
@@ -75,8 +90,16 @@ def settings_for_resume(args: argparse.Namespace, saved: TrainConfig) -> TrainCo
         changes = {"epochs": given.epochs, "images": given.images}
     ignored = [
         f"--{k.replace('_', '-')}"
-        for k in ("batch_size", "lr", "d_lr", "holdout_every", "seed", "amp", "latent_dim",
-                  "image_size")
+        for k in (
+            "batch_size",
+            "lr",
+            "d_lr",
+            "holdout_every",
+            "seed",
+            "amp",
+            "latent_dim",
+            "image_size",
+        )
         if getattr(args, k, None) is not None
     ]
     if ignored:
@@ -87,8 +110,10 @@ def settings_for_resume(args: argparse.Namespace, saved: TrainConfig) -> TrainCo
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     out: Path = args.out
     settings_path = out / "settings.json"
     try:
@@ -110,8 +135,13 @@ def main(argv: list[str] | None = None) -> int:
     trainer = Trainer(cfg, train_set, heldout_set, out)
     if args.resume:
         trainer.resume()
-    logger.info("Preset %s on %s (%s), %d images to show", cfg.preset, trainer.device,
-                trainer.amp_dtype or "fp32", trainer.total_images())
+    logger.info(
+        "Preset %s on %s (%s), %d images to show",
+        cfg.preset,
+        trainer.device,
+        trainer.amp_dtype or "fp32",
+        trainer.total_images(),
+    )
     try:
         export = trainer.run()
     except TrainingError as err:

@@ -85,10 +85,14 @@ def load_folder(root: Path, image_size: int, holdout_every: int = 0) -> tuple[Sp
         )
 
     def take(idx: list[int]) -> Split:
-        images = torch.stack([tensors[i] for i in idx]) if idx else torch.empty(0, 3, image_size,
-                                                                              image_size)
+        images = (
+            torch.stack([tensors[i] for i in idx])
+            if idx
+            else torch.empty(0, 3, image_size, image_size)
+        )
         return Split(images.to(torch.uint8), [names[i] for i in idx])
 
-    logger.info("Data: %d training and %d held-out images from %s", len(train_idx),
-                len(held_idx), root)
+    logger.info(
+        "Data: %d training and %d held-out images from %s", len(train_idx), len(held_idx), root
+    )
     return take(train_idx), take(held_idx)

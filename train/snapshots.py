@@ -64,7 +64,7 @@ def plot_losses(csv_path: Path, png_path: Path) -> None:
     keys = [k for k in rows[0] if k.startswith("train/")]
     images = [int(r["images"]) for r in rows]
     fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 2.8), squeeze=False)
-    for ax, key in zip(axes[0], keys):
+    for ax, key in zip(axes[0], keys, strict=False):
         ax.plot(images, [float(r[key]) for r in rows], lw=1)
         ax.set_title(key.removeprefix("train/"), fontsize=9)
         ax.set_xlabel("images shown", fontsize=8)

@@ -40,11 +40,11 @@ def ema_with_warmup(decay: float):
     def update(averaged: list, current: list, num_averaged) -> None:
         n = int(num_averaged)
         weight = 1.0 - min(decay, (1 + n) / (10 + n))
-        floats = [(a, c) for a, c in zip(averaged, current) if a.is_floating_point()]
+        floats = [(a, c) for a, c in zip(averaged, current, strict=True) if a.is_floating_point()]
         if floats:
             torch._foreach_lerp_([a for a, _ in floats], [c for _, c in floats], weight)
         # Integer buffers (BatchNorm's batch counter) are copied, not averaged.
-        for a, c in zip(averaged, current):
+        for a, c in zip(averaged, current, strict=True):
             if not a.is_floating_point():
                 a.copy_(c)
 
@@ -103,8 +103,9 @@ class Trainer:
             if cfg.ema_decay
             else None
         )
-        self.scaler = torch.amp.GradScaler(self.device.type,
-                                           enabled=self.amp_dtype == torch.float16)
+        self.scaler = torch.amp.GradScaler(
+            self.device.type, enabled=self.amp_dtype == torch.float16
+        )
 
         self.step = self.epoch = self.images_seen = 0
         self.wall_time = 0.0
@@ -206,15 +207,19 @@ class Trainer:
         self.d_history.append(d_loss)
         full = len(self.d_history) == COLLAPSE_WINDOW
         mean = sum(self.d_history) / len(self.d_history)
-        if full and mean < COLLAPSE_LEVEL and self.step - self.last_collapse_warning >= (
-            COLLAPSE_WARN_EVERY
+        if (
+            full
+            and mean < COLLAPSE_LEVEL
+            and self.step - self.last_collapse_warning >= (COLLAPSE_WARN_EVERY)
         ):
             self.last_collapse_warning = self.step
             logger.warning(
                 "Discriminator loss has stayed near zero (mean %.4f over the last %d steps, "
                 "step %d): D wins and the decoder's adversarial signal vanishes. Try a lower "
                 "d_lr, stronger augmentation, or a smaller adv weight.",
-                mean, COLLAPSE_WINDOW, self.step,
+                mean,
+                COLLAPSE_WINDOW,
+                self.step,
             )
 
     # ------------------------------------------------------------------ the loop
@@ -267,14 +272,19 @@ class Trainer:
             if "train/d_adv_loss" in logs:
                 self._watch_collapse(logs["train/d_adv_loss"])
             bar.update(size)
-            bar.set_postfix({k.split("/")[1][:-5]: f"{v:.3g}" for k, v in logs.items()},
-                            refresh=False)
+            bar.set_postfix(
+                {k.split("/")[1][:-5]: f"{v:.3g}" for k, v in logs.items()}, refresh=False
+            )
         return sums
 
     def _end_epoch(self, sums: dict[str, float], final: bool) -> None:
         count = sums.pop("_n", 0) or 1
-        row = {"epoch": self.epoch, "step": self.step, "images": self.images_seen,
-               "wall_s": round(self.wall_time, 2)}
+        row = {
+            "epoch": self.epoch,
+            "step": self.step,
+            "images": self.images_seen,
+            "wall_s": round(self.wall_time, 2),
+        }
         row.update({k: round(v / count, 6) for k, v in sums.items()})
         snapshots.append_csv(self.out / "losses.csv", row)
 
@@ -305,7 +315,7 @@ class Trainer:
         x = split.batch(torch.arange(len(split)))
         per_image = image_metrics(x, self.reconstruct_split(split))
         means = {k: sum(v) / len(v) for k, v in per_image.items()}
-        return {"mean": means, "per_image": dict(zip(split.names, _rows(per_image)))}
+        return {"mean": means, "per_image": dict(zip(split.names, _rows(per_image), strict=True))}
 
     @torch.no_grad()
     def snapshot(self) -> None:
@@ -325,8 +335,11 @@ class Trainer:
         if held:
             row = {"epoch": self.epoch, "images": self.images_seen, **held["mean"]}
             snapshots.append_csv(self.out / "heldout.csv", row)
-            logger.info("Epoch %d held-out: %s", self.epoch,
-                        ", ".join(f"{k} {v:.3f}" for k, v in held["mean"].items()))
+            logger.info(
+                "Epoch %d held-out: %s",
+                self.epoch,
+                ", ".join(f"{k} {v:.3f}" for k, v in held["mean"].items()),
+            )
 
     def state_dict(self) -> dict:
         return {
@@ -337,10 +350,17 @@ class Trainer:
             "opt_disc": self.opt_disc.state_dict() if self.opt_disc is not None else {},
             "ema": self.ema.state_dict() if self.ema is not None else {},
             "scaler": self.scaler.state_dict(),
-            "counters": {"step": self.step, "epoch": self.epoch,
-                         "images_seen": self.images_seen, "wall_time": self.wall_time},
-            "rng": {"torch": torch.get_rng_state(), "order": self.order_gen.get_state(),
-                    "aug": self.aug_gen.get_state()},
+            "counters": {
+                "step": self.step,
+                "epoch": self.epoch,
+                "images_seen": self.images_seen,
+                "wall_time": self.wall_time,
+            },
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "order": self.order_gen.get_state(),
+                "aug": self.aug_gen.get_state(),
+            },
         }
 
     def save(self) -> None:
@@ -368,8 +388,12 @@ class Trainer:
         # Rows logged after this checkpoint belong to the lost part of the run.
         for name in ("losses.csv", "heldout.csv"):
             snapshots.truncate_csv(self.out / name, self.images_seen)
-        logger.info("Resumed from step %d (epoch %d, %d images shown)", self.step, self.epoch,
-                    self.images_seen)
+        logger.info(
+            "Resumed from step %d (epoch %d, %d images shown)",
+            self.step,
+            self.epoch,
+            self.images_seen,
+        )
         return True
 
     def export(self) -> Path:
@@ -381,4 +405,6 @@ class Trainer:
 
 def _rows(per_image: dict[str, list[float]]) -> list[dict[str, float]]:
     keys = list(per_image)
-    return [dict(zip(keys, values)) for values in zip(*per_image.values())]
+    return [
+        dict(zip(keys, values, strict=True)) for values in zip(*per_image.values(), strict=False)
+    ]

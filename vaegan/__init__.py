@@ -3,7 +3,7 @@
 from .config import FORMAT_VERSION, SEED_MODEL, ModelConfig
 from .images import MAX_PIXELS, MIN_SIDE, ImageError, open_image, to_pil, to_tensor
 from .latent import interpolate, lerp, slerp
-from .model import ModelLoadError, VAEGAN
+from .model import VAEGAN, ModelLoadError
 from .nets import Decoder, Discriminator, Encoder
 
 __version__ = "0.1.0"

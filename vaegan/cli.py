@@ -1,8 +1,8 @@
 """Inference from the command line.
 
-    python -m vaegan reconstruct poster.jpg out.png [--model DIR_OR_REPO]
-    python -m vaegan morph a.jpg b.jpg morph.gif [--steps 16] [--mode slerp]
-    python -m vaegan sample out.png [--n 16] [--seed 0]
+python -m vaegan reconstruct poster.jpg out.png [--model DIR_OR_REPO]
+python -m vaegan morph a.jpg b.jpg morph.gif [--steps 16] [--mode slerp]
+python -m vaegan sample out.png [--n 16] [--seed 0]
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ def reconstruct_file(model: VAEGAN, src: Path, dst: Path, keep_aspect: bool = Tr
     image = open_image(src)
     rec = to_pil(model.reconstruct(to_tensor(image, model.config.image_size)[None])[0])
     if keep_aspect:
-        rec = rec.resize(display_size(image.size, 2 * model.config.image_size),
-                         Image.Resampling.BICUBIC)
+        rec = rec.resize(
+            display_size(image.size, 2 * model.config.image_size), Image.Resampling.BICUBIC
+        )
     rec.save(dst)
     return rec
 

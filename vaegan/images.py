@@ -80,8 +80,7 @@ def check_size(size: tuple[int, int]) -> None:
     width, height = size
     if width * height > MAX_PIXELS:
         raise ImageError(
-            f"The image is too large: {width}x{height} pixels "
-            f"(limit {MAX_PIXELS:,} pixels in all)."
+            f"The image is too large: {width}x{height} pixels (limit {MAX_PIXELS:,} pixels in all)."
         )
     if min(width, height) < MIN_SIDE:
         raise ImageError(
@@ -99,9 +98,7 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     mode = image.mode
     if mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
         return _high_depth_to_rgb(image)
-    if mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
-        mode == "P" and "transparency" in image.info
-    ):
+    if mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(white, rgba).convert("RGB")

@@ -1,8 +1,8 @@
 """The inference model: encoder + decoder, saved as config.json + model.safetensors.
 
-    model = VAEGAN.from_pretrained("checkpoints/posters-128")
-    x = to_tensor("poster.jpg", model.config.image_size)[None]
-    x_rec = model.reconstruct(x)
+model = VAEGAN.from_pretrained("checkpoints/posters-128")
+x = to_tensor("poster.jpg", model.config.image_size)[None]
+x_rec = model.reconstruct(x)
 """
 
 from __future__ import annotations
@@ -176,8 +176,9 @@ class VAEGAN(
             raise ModelLoadError(
                 f"The weights in {weights_path} do not match config.json: {err}"
             ) from err
-        logger.info("Loaded %s (image %d px, latent %d)", weights_path, config.image_size,
-                    config.latent_dim)
+        logger.info(
+            "Loaded %s (image %d px, latent %d)", weights_path, config.image_size, config.latent_dim
+        )
         return model.eval()
 
 

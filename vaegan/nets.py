@@ -75,9 +75,9 @@ class Decoder(nn.Module):
             self.head = nn.Linear(cfg.latent_dim, flat)
 
         # Each block doubles the side, narrowing back to the encoder's first width.
-        outs = widths[1:] + [widths[-1]]
+        outs = [*widths[1:], widths[-1]]
         layers: list[nn.Module] = [nn.LeakyReLU(cfg.leaky_slope)]
-        for c_in, c_out in zip(widths, outs):
+        for c_in, c_out in zip(widths, outs, strict=True):
             layers += [_up_conv(cfg, c_in, c_out), _norm(cfg, c_out), nn.LeakyReLU(cfg.leaky_slope)]
         layers += [nn.Conv2d(outs[-1], 3, 3, padding=1), nn.Tanh()]
         self.body = nn.Sequential(*layers)
@@ -101,7 +101,9 @@ class Discriminator(nn.Module):
         blocks = []
         c_in = 3
         for c_out in widths:
-            blocks.append(nn.Sequential(wrap(_conv(cfg, c_in, c_out)), nn.LeakyReLU(cfg.leaky_slope)))
+            blocks.append(
+                nn.Sequential(wrap(_conv(cfg, c_in, c_out)), nn.LeakyReLU(cfg.leaky_slope))
+            )
             c_in = c_out
         self.blocks = nn.ModuleList(blocks)
         self.feature_block = cfg.d_feature_block
