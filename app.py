@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -36,8 +37,10 @@ from PIL import Image
 
 from vaegan import VAEGAN, ImageError, ModelLoadError, open_image, to_pil, to_tensor
 from vaegan.cli import display_size, save_gif
+from vaegan.hub import fetch_optional, is_repo_id, repo_url
 from vaegan.latent import lerp, slerp
 from vaegan.metrics import image_metrics
+from vaegan.model import HubUnreachableError
 
 logger = logging.getLogger("vaegan.app")
 
@@ -420,7 +423,9 @@ footer { display: none !important; }
 
 
 def model_card_hint(source: str) -> str:
-    """Where the loaded model's card is, as Markdown."""
+    """Where the loaded model's card is, as Markdown: its Hub page for a repo id."""
+    if _is_hub_source(source):
+        return f"[model card]({repo_url(source)})"
     folder = Path(source)
     card = folder / "README.md"
     if not card.is_file():
@@ -436,7 +441,9 @@ def model_card_hint(source: str) -> str:
 
 
 def model_name(source: str) -> str:
-    """The model's folder relative to the repo when inside it, for display."""
+    """The model's folder relative to the repo when inside it, or its repo id, for display."""
+    if _is_hub_source(source):
+        return source
     folder = Path(source).resolve()
     try:
         return folder.relative_to(ROOT).as_posix()
@@ -468,7 +475,7 @@ def build_demo(app: PosterApp) -> gr.Blocks:
             "it back, with a discriminator teaching the decoder sharp edges; blend two codes "
             "to morph one poster into another, or draw codes at random to dream new ones.  \n"
             f"Model: `{model_name(app.source)}` ({cfg.image_size}×{cfg.image_size} px, "
-            f"{cfg.latent_dim}-number code) · {model_card_hint(app.source)}",
+            f"{cfg.latent_dim}-number code) · {model_card_hint(app.source)}{fallback_note(app)}",
             elem_id="intro",
         )
         with gr.Tab("Reconstruct", id="reconstruct"):
@@ -617,26 +624,74 @@ def _random_seed() -> int:
 
 
 def load_model(source: str | os.PathLike | None) -> tuple[VAEGAN, str]:
-    """Load the model from a local folder; (model, folder). Raises ModelLoadError."""
-    folder = Path(source) if source else DEFAULT_MODEL
-    if not folder.is_dir():
-        if source:
-            # Loading by Hub repo id is a later step; say so rather than try the network.
-            raise ModelLoadError(
-                f"{source} is not a model folder (loading by Hub repo id is not supported "
-                "by the app yet)."
-            )
+    """Load the model; (model, source used). Raises ModelLoadError (see resolve_model)."""
+    model, used, _ = resolve_model(source)
+    return model, used
+
+
+def resolve_model(source: str | os.PathLike | None) -> tuple[VAEGAN, str, str | None]:
+    """(model, source used, fallback notice or None) for --model / $VAEGAN_MODEL.
+
+    A path that exists is a model folder; otherwise OWNER/NAME[@REVISION] is loaded
+    through the Hub cache (HF_HUB_OFFLINE honoured, safetensors only). When the Hub
+    cannot be reached and nothing is cached, the shipped checkpoint is used and the
+    notice says so; a missing repo or a rejected token is an error, not a fallback.
+    """
+    if not source:
+        return _load_shipped(), str(DEFAULT_MODEL), None
+    path = Path(source)
+    if path.exists():
+        if not path.is_dir():
+            raise ModelLoadError(f"{source} is a file, not a model folder.")
+        return VAEGAN.from_pretrained(path), str(source), None
+    if not is_repo_id(str(source)):
         raise ModelLoadError(
-            f"The shipped checkpoint {folder} is missing. Pass --model DIR or set "
-            "VAEGAN_MODEL to an exported model folder (config.json + model.safetensors)."
+            f"{source} is neither a model folder nor a Hub repo id (OWNER/NAME[@REVISION])."
         )
-    return VAEGAN.from_pretrained(folder), str(folder)
+    try:
+        return VAEGAN.from_pretrained(str(source)), str(source), None
+    except HubUnreachableError as err:
+        logger.warning("%s Falling back to the shipped checkpoint %s.", err, DEFAULT_MODEL)
+        model = _load_shipped(f"{err} The shipped checkpoint to fall back to, ")
+        notice = f"the Hub could not be reached, so this is the shipped checkpoint, not `{source}`"
+        return model, str(DEFAULT_MODEL), notice
+
+
+def _load_shipped(reason: str = "The shipped checkpoint ") -> VAEGAN:
+    """checkpoints/posters-128, or a ModelLoadError saying it is missing."""
+    if not DEFAULT_MODEL.is_dir():
+        raise ModelLoadError(
+            f"{reason}{DEFAULT_MODEL}, is missing. Pass --model or set VAEGAN_MODEL to an "
+            "exported model folder or a Hub repo id (OWNER/NAME[@REVISION])."
+        )
+    return VAEGAN.from_pretrained(DEFAULT_MODEL)
+
+
+def _is_hub_source(source: str) -> bool:
+    """True for a repo id that is not also a local path."""
+    return not Path(source).exists() and is_repo_id(source)
+
+
+def model_metrics(source: str) -> dict | None:
+    """The loaded model's metrics.json (it labels the examples): local, or from the Hub."""
+    if not _is_hub_source(source):
+        return read_metrics(Path(source))
+    path = fetch_optional(source, "metrics.json")
+    return read_metrics(path.parent) if path is not None else None
+
+
+def fallback_note(app: PosterApp) -> str:
+    """A line for the intro when the app fell back to the shipped checkpoint."""
+    notice = getattr(app, "notice", None)
+    return f"  \n**Note:** {notice}." if notice else ""
 
 
 def create_app(source: str | os.PathLike | None = None) -> PosterApp:
     """Load the model and the bundled examples, labelled by the model's metrics.json."""
-    model, folder = load_model(source)
-    return PosterApp(model, folder, load_examples(EXAMPLES_DIR, read_metrics(Path(folder))))
+    model, used, notice = resolve_model(source)
+    app = PosterApp(model, used, load_examples(EXAMPLES_DIR, model_metrics(used)))
+    app.notice = notice  # shown on the page by fallback_note
+    return app
 
 
 def launch(
@@ -668,7 +723,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--model",
         default=os.environ.get("VAEGAN_MODEL") or None,
-        help="exported model folder (default: $VAEGAN_MODEL, else checkpoints/posters-128)",
+        help="exported model folder or Hub repo id OWNER/NAME[@REVISION] "
+        "(default: $VAEGAN_MODEL, else checkpoints/posters-128)",
     )
     p.add_argument("--host", default=None, help="address to bind (default: Gradio's)")
     p.add_argument("--port", type=int, default=None, help="port (default: Gradio's, 7860)")
@@ -686,13 +742,24 @@ def main(argv: list[str] | None = None) -> int:
         logger.error("%s", err)
         return 2
     logger.info("Serving %s with %d examples", app.source, len(app.examples))
+    # Hosts stop the app with SIGTERM, which by default ends Python at once: no server
+    # shutdown and a leaked workdir. As an interrupt it takes Ctrl-C's orderly way out.
+    signal.signal(signal.SIGTERM, _interrupt)
+    demo = build_demo(app)
     try:
-        launch(
-            build_demo(app), app, host=args.host, port=args.port, max_file_size=args.max_file_size
-        )
+        launch(demo, app, host=args.host, port=args.port, max_file_size=args.max_file_size)
+    except KeyboardInterrupt:
+        # A stop during start-up, before Gradio's own wait loop would have caught it.
+        logger.info("Stopped while starting")
+        demo.close()
     finally:
         shutil.rmtree(app.workdir, ignore_errors=True)
     return 0
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    """A signal handler that stops the server as Ctrl-C does."""
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

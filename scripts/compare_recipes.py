@@ -17,6 +17,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from train.snapshots import read_csv
+
 ROOT = Path(__file__).resolve().parent.parent
 METRICS = ("psnr", "ssim", "sharpness")
 
@@ -73,6 +75,31 @@ def labelled_column(paths: list[Path], labels: list[str], out: Path) -> None:
     sheet.save(out)
 
 
+def plot_curves(runs: dict[str, Path], out: Path) -> None:
+    """Held-out and training metrics against images shown, one line per recipe."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, len(METRICS), figsize=(4 * len(METRICS), 6), squeeze=False)
+    for preset, run in runs.items():
+        rows = read_csv(run / "metrics.csv")
+        images = [int(r["images"]) for r in rows]
+        for i, split in enumerate(("train", "heldout")):
+            for ax, metric in zip(axes[i], METRICS, strict=True):
+                values = [float(r[f"{split}/{metric}"] or "nan") for r in rows]
+                ax.plot(images, values, lw=1.2, label=preset)
+                ax.set_title(f"{split} {metric}", fontsize=9)
+    for ax in axes.flat:
+        ax.set_xlabel("images shown", fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", type=Path, required=True)
@@ -93,6 +120,7 @@ def main() -> None:
     for name in ("reconstructed", "heldout"):
         paths = [args.runs / preset / "model" / f"{name}.png" for preset in args.presets]
         labelled_column(paths, args.presets, docs / f"{name}.png")
+    plot_curves({preset: args.runs / preset for preset in args.presets}, docs / "curves.png")
     for preset in args.presets:
         shutil.copy(args.runs / preset / "model" / "metrics.json", docs / f"{preset}.json")
 

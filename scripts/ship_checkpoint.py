@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import shutil
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from torchvision.utils import make_grid
 
 from train.card import render_card
 from train.data import list_images, split_indices
+from train.evaluate import evaluate_with_images, save_pairs_grid
 from vaegan import VAEGAN, to_pil
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,18 +30,19 @@ FILES = (
     "config.json",
     "model.safetensors",
     "metrics.json",
-    "reconstructed.png",
-    "heldout.png",
     "generated.png",
     "losses.png",
+    "metrics.png",
 )
+TRAIN_GRID_COUNT = 16  # the whole training split would make a 3,000 px tall grid
 
 DATA_NOTE = (
     "108 real posters (Soviet propaganda and film posters, constructivist works, pre-1940 "
-    "posters), at most 800 px on the long side, listed with their sources in the project's "
-    "data notes. Every 10th image of the list sorted by path (10 in all) was held out. "
-    "Neither source repository states a licence; the works are third-party: most pre-1930 "
-    "ones are in the public domain in many countries, the later Soviet posters' status varies."
+    "posters), at most 800 px on the long side; each file's source repository, commit, path "
+    "and crop box are in the project's `docs/training-data.csv`. Every 10th image of the "
+    "list sorted by path (10 in all) was held out. Neither source repository states a "
+    "licence; the works are third-party: most pre-1930 ones are in the public domain in "
+    "many countries, the later Soviet posters' status varies."
 )
 
 
@@ -63,6 +66,18 @@ def heldout_notes(data: Path, sources: Path, holdout_every: int) -> dict[str, st
 def morph_strip(model: VAEGAN, a: Path, b: Path, out: Path, steps: int = 8) -> None:
     frames = model.interpolate(model.encode_image(a), model.encode_image(b), steps, "slerp")
     to_pil(make_grid(frames, nrow=steps, padding=2, pad_value=1.0)).save(out)
+
+
+def check_and_draw(model: VAEGAN, out: Path, data: Path, holdout_every: int) -> None:
+    """Measure both splits with train.evaluate, check the export agrees, draw the grids."""
+    exported = json.loads((out / "metrics.json").read_text())
+    for split, grid in (("train", "reconstructed.png"), ("heldout", "heldout.png")):
+        result, x, x_rec = evaluate_with_images(model, data, holdout_every, split, 32)
+        for key, value in result["mean"].items():
+            if abs(value - exported[split]["mean"][key]) > 1e-3:
+                raise SystemExit(f"{split} {key}: evaluate gives {value}, the export {exported}")
+        count = TRAIN_GRID_COUNT if split == "train" else len(x)
+        save_pairs_grid(x[:count], x_rec[:count], out / grid)
 
 
 def shrink_weights(path: Path) -> None:
@@ -96,6 +111,7 @@ def main() -> None:
     shrink_weights(out / "model.safetensors")
 
     model = VAEGAN.from_pretrained(out)
+    check_and_draw(model, out, args.data, args.holdout_every)
     images = list_images(args.data)
     picks = [
         next(p for p in images if p.relative_to(args.data).as_posix().startswith(prefix))

@@ -66,6 +66,12 @@ def write_poster(path: Path, seed: int, size: tuple[int, int] = (90, 126)) -> Pa
     return path
 
 
+def pixels(path: str | Path) -> np.ndarray:
+    """An image file as an (H, W, 3) int16 array, so differences do not wrap around."""
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"), dtype=np.int16)
+
+
 def example_path(name: str) -> Path:
     """A bundled example poster by file name."""
     return EXAMPLES / name

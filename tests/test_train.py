@@ -14,12 +14,12 @@ import torch
 import train.trainer as trainer_module
 from train.__main__ import main
 from train.augment import augment
-from train.config import TrainConfig
+from train.config import TrainConfig, resolve
 from train.data import Split, split_indices
 from train.trainer import Trainer
 from vaegan import VAEGAN
 
-from .conftest import make_folder
+from .conftest import TINY, make_folder
 
 TINY_FLAGS = ["--image-size", "32", "--batch-size", "4", "--seed", "3"]
 
@@ -45,7 +45,11 @@ def test_a_short_run_writes_snapshots_checkpoint_and_export(image_folder: Path, 
         assert (out / f"{name}_epoch0002.png").is_file()
     assert (out / "losses.png").is_file()
     assert [r["epoch"] for r in rows(out / "losses.csv")] == ["1", "2"]
-    assert len(rows(out / "heldout.csv")) == 2
+    curve = rows(out / "metrics.csv")
+    assert [r["images"] for r in curve] == ["8", "16"]
+    assert {"train/psnr", "train/ssim", "heldout/psnr", "heldout/sharpness"} <= set(curve[0])
+    assert float(curve[-1]["train/psnr"]) > 0
+    assert (out / "metrics.png").is_file()
     assert (out / "checkpoint" / "state.pt").is_file()
 
     export = out / "model"
@@ -167,3 +171,23 @@ def test_augment_applies_one_draw_to_paired_batches():
     assert x.grad is not None
     with pytest.raises(ValueError, match="unknown augmentation"):
         augment([x], "flip")
+
+
+def test_cosine_decay_runs_from_lr_to_its_floor():
+    images = torch.zeros(8, 3, 32, 32, dtype=torch.uint8)
+    split = Split(images, [str(i) for i in range(8)])
+    cfg = TrainConfig(model=TINY, images=80, lr=1e-3, d_lr=2e-4, lr_decay="cosine")
+    trainer = Trainer(cfg, split, Split(images[:0], []), Path("unused"))
+    scales = []
+    for seen in (0, 40, 80, 160):
+        trainer.images_seen = seen
+        trainer._set_lr()
+        scales.append(trainer.lr_scale())
+    assert scales == pytest.approx([1.0, 0.55, 0.1, 0.1])
+    assert trainer.opt_vae.param_groups[0]["lr"] == pytest.approx(1e-4)
+    assert trainer.opt_disc.param_groups[0]["lr"] == pytest.approx(2e-5)
+
+
+def test_unknown_lr_decay_is_refused():
+    with pytest.raises(ValueError, match="lr_decay"):
+        resolve("default", {"lr_decay": "step"}, {})

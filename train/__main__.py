@@ -4,7 +4,9 @@
         --images 200000 --holdout-every 10
 
 A flag beats the preset, which beats the default. OUT/settings.json records the
-resolved settings; `--resume` continues OUT/checkpoint with them.
+resolved settings; `--resume` continues OUT/checkpoint with them. `--push-to-hub
+OWNER/NAME` checks the token before training, pushes the export at the end and, with
+`--push-every N`, a snapshot every N epochs.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import torch
 
 from .config import PRESETS, TrainConfig, resolve
 from .data import DataError, load_folder
+from .push import EXIT_HUB, HubError, SnapshotPusher, check_hub_access, check_repo_id, push_export
 from .trainer import Trainer, TrainingError
 
 logger = logging.getLogger("train")
@@ -52,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, dest="num_threads", help="torch CPU threads")
     p.add_argument("--seed", type=int)
     p.add_argument("--resume", action="store_true", help="continue OUT/checkpoint")
+    hub = p.add_argument_group("Hugging Face Hub")
+    hub.add_argument("--push-to-hub", metavar="OWNER/NAME", help="push the export to this repo")
+    hub.add_argument("--push-every", type=int, metavar="N", help="also push every N epochs")
+    hub.add_argument("--private", action="store_true", help="create the repo private")
     p.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -116,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     out: Path = args.out
     settings_path = out / "settings.json"
+    if (code := check_push_args(args)) is not None:
+        return code
     try:
         if args.resume and settings_path.exists():
             cfg = settings_for_resume(args, TrainConfig.load(settings_path))
@@ -123,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.resume:
                 logger.warning("Nothing to resume in %s; starting a new run", out)
             cfg = settings_from_args(args)
+        check_push_every(args, cfg)
         train_set, heldout_set = load_folder(args.data, cfg.model.image_size, cfg.holdout_every)
     except (DataError, ValueError) as err:
         logger.error("%s", err)
@@ -135,6 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     trainer = Trainer(cfg, train_set, heldout_set, out)
     if args.resume:
         trainer.resume()
+    if args.push_every:
+        trainer.epoch_hooks.append(
+            SnapshotPusher(args.push_to_hub, args.push_every, private=args.private)
+        )
     logger.info(
         "Preset %s on %s (%s), %d images to show",
         cfg.preset,
@@ -148,6 +162,56 @@ def main(argv: list[str] | None = None) -> int:
         logger.error("%s", err)
         return 3
     logger.info("Done: %s", export)
+    return push_at_end(args, export)
+
+
+def check_push_args(args: argparse.Namespace) -> int | None:
+    """Fail fast on a bad repo id or token, before any data is read; an exit code or None."""
+    if args.push_to_hub is None:
+        if args.push_every:
+            logger.error("--push-every needs --push-to-hub OWNER/NAME")
+            return 2
+        return None
+    try:
+        check_repo_id(args.push_to_hub)
+        user = check_hub_access(args.push_to_hub)
+    except ValueError as err:
+        logger.error("--push-to-hub: %s", err)
+        return 2
+    except HubError as err:
+        logger.error("Cannot push to %s: %s Nothing was trained.", args.push_to_hub, err)
+        return EXIT_HUB
+    logger.info("Will push to %s as %s", args.push_to_hub, user)
+    return None
+
+
+def check_push_every(args: argparse.Namespace, cfg: TrainConfig) -> None:
+    """Pushes happen at snapshots: N must be a multiple of the snapshot interval."""
+    every = args.push_every
+    if every is not None and (every < 1 or every % cfg.snapshot_every_epochs):
+        raise ValueError(
+            f"--push-every {every} must be a multiple of the snapshot interval "
+            f"({cfg.snapshot_every_epochs} epochs): pushes happen at snapshots."
+        )
+
+
+def push_at_end(args: argparse.Namespace, export: Path) -> int:
+    """Push the final export when asked; a failure keeps it and says how to retry."""
+    if args.push_to_hub is None:
+        return 0
+    try:
+        push_export(export, args.push_to_hub, private=args.private)
+    except (HubError, OSError) as err:
+        logger.error(
+            "The push to %s failed: %s The export is kept in %s; push it again with "
+            "`python -m train.push %s --repo %s`.",
+            args.push_to_hub,
+            err,
+            export,
+            export,
+            args.push_to_hub,
+        )
+        return EXIT_HUB
     return 0
 
 

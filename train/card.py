@@ -24,26 +24,34 @@ DEFAULT_DATA_NOTE = (
 )
 
 
+def _fmt(value: float | None, spec: str) -> str:
+    """A metric for a table; None (sharpness of a flat image) is n/a."""
+    return "n/a" if value is None else format(value, spec)
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    """A metric for a table; None (the sharpness of a flat image) is n/a."""
+    return "n/a" if value is None else format(value, spec)
+
+
+def _metric_cells(m: dict) -> str:
+    return f"{_fmt(m['psnr'], '.2f')} | {_fmt(m['ssim'], '.3f')} | {_fmt(m['sharpness'], '.2f')}"
+
+
 def _metric_rows(metrics: dict) -> list[str]:
     rows = ["| split | images | PSNR (dB) | SSIM | sharpness ratio |", "|---|---|---|---|---|"]
     for split in ("train", "heldout"):
         entry = metrics.get(split) or {}
         if entry:
             m = entry["mean"]
-            rows.append(
-                f"| {split} | {len(entry['per_image'])} | {m['psnr']:.2f} | "
-                f"{m['ssim']:.3f} | {m['sharpness']:.2f} |"
-            )
+            rows.append(f"| {split} | {len(entry['per_image'])} | {_metric_cells(m)} |")
     return rows
 
 
 def _per_image_rows(entry: dict, notes: dict[str, str]) -> list[str]:
     rows = ["| image | PSNR (dB) | SSIM | sharpness | note |", "|---|---|---|---|---|"]
     for name, m in entry.get("per_image", {}).items():
-        rows.append(
-            f"| {name} | {m['psnr']:.2f} | {m['ssim']:.3f} | {m['sharpness']:.2f} "
-            f"| {notes.get(name, '')} |"
-        )
+        rows.append(f"| {name} | {_metric_cells(m)} | {notes.get(name, '')} |")
     return rows
 
 
@@ -126,6 +134,7 @@ def render_card(
         ("generated.png", "Random samples from the prior"),
         ("morph.png", "A morph between two posters"),
         ("losses.png", "Losses against images shown"),
+        ("metrics.png", "PSNR, SSIM and sharpness of both splits against images shown"),
     ):
         if name in present:
             lines += [f"### {caption}", "", f"![{caption}]({name})", ""]

@@ -104,11 +104,11 @@ def evaluate(
     "mean": {metric: float}, "per_image": {name: {metric: float | None}}}.
     Raises ModelLoadError or DataError with a message for the user.
     """
-    result, _, _ = _evaluate_with_images(model, data_dir, holdout_every, split, batch_size)
+    result, _, _ = evaluate_with_images(model, data_dir, holdout_every, split, batch_size)
     return result
 
 
-def _evaluate_with_images(
+def evaluate_with_images(
     model: VAEGAN | str | Path,
     data_dir: str | Path,
     holdout_every: int,
@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.batch_size < 1:
             raise ValueError("--batch-size must be positive")
-        result, x, x_rec = _evaluate_with_images(args.model, args.data, k, split, args.batch_size)
+        result, x, x_rec = evaluate_with_images(args.model, args.data, k, split, args.batch_size)
     except (ModelLoadError, OSError, ValueError) as err:  # DataError is a ValueError
         logger.error("%s", err)
         return 2

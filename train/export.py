@@ -19,9 +19,12 @@ def hardware() -> str:
     return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
 
 
-def export_model(trainer) -> Path:
-    """Write config.json, model.safetensors (EMA weights when kept), metrics.json, grids."""
-    out = trainer.out / "model"
+def export_model(trainer, out: Path | None = None) -> Path:
+    """Write config.json, model.safetensors (EMA weights when kept), metrics.json, grids.
+
+    To OUT/model unless `out` names another folder (a snapshot push uses a temporary one).
+    """
+    out = Path(out) if out is not None else trainer.out / "model"
     if out.exists():
         shutil.rmtree(out)
     model = trainer.eval_model()
@@ -48,7 +51,8 @@ def export_model(trainer) -> Path:
         src = trainer.out / f"{name}_{tag}.png"
         if src.exists():
             shutil.copy(src, out / f"{name}.png")
-    if (trainer.out / "losses.png").exists():
-        shutil.copy(trainer.out / "losses.png", out / "losses.png")
+    for name in ("losses.png", "metrics.png", "metrics.csv"):
+        if (trainer.out / name).exists():
+            shutil.copy(trainer.out / name, out / name)
     logger.info("Exported the model to %s", out)
     return out

@@ -1,4 +1,4 @@
-"""What a run writes for people to look at: image grids, losses.csv, losses.png."""
+"""What a run writes for people to look at: image grids, CSV logs and their plots."""
 
 from __future__ import annotations
 
@@ -54,21 +54,41 @@ def truncate_csv(path: Path, max_images: int) -> None:
 def plot_losses(csv_path: Path, png_path: Path) -> None:
     """One panel per loss column against images shown."""
     rows = read_csv(csv_path)
-    if not rows:
-        return
+    if rows:
+        keys = [k for k in rows[0] if k.startswith("train/")]
+        _plot_panels(rows, {k.removeprefix("train/"): [k] for k in keys}, png_path)
+
+
+def plot_metrics(csv_path: Path, png_path: Path) -> None:
+    """PSNR, SSIM and sharpness against images shown, one line per split."""
+    rows = read_csv(csv_path)
+    if rows:
+        panels = {m: [k for k in rows[0] if k.endswith(f"/{m}")] for m in METRIC_NAMES}
+        _plot_panels(rows, panels, png_path, legend=True)
+
+
+METRIC_NAMES = ("psnr", "ssim", "sharpness")
+
+
+def _plot_panels(
+    rows: list[dict], panels: dict[str, list[str]], png_path: Path, legend: bool = False
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = [k for k in rows[0] if k.startswith("train/")]
     images = [int(r["images"]) for r in rows]
-    fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 2.8), squeeze=False)
-    for ax, key in zip(axes[0], keys, strict=False):
-        ax.plot(images, [float(r[key]) for r in rows], lw=1)
-        ax.set_title(key.removeprefix("train/"), fontsize=9)
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 2.8), squeeze=False)
+    for ax, (title, keys) in zip(axes[0], panels.items(), strict=True):
+        for key in keys:
+            values = [float(r[key]) if r[key] not in ("", None) else float("nan") for r in rows]
+            ax.plot(images, values, lw=1, label=key.split("/")[0])
+        ax.set_title(title, fontsize=9)
         ax.set_xlabel("images shown", fontsize=8)
         ax.tick_params(labelsize=7)
+        if legend:
+            ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(png_path, dpi=90)
     plt.close(fig)

@@ -6,6 +6,7 @@ import logging
 import math
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -15,13 +16,13 @@ from tqdm.auto import tqdm
 
 from vaegan import VAEGAN, Discriminator
 from vaegan.losses import d_adv_loss, feat_loss, g_adv_loss, kl_loss, rec_loss
-from vaegan.metrics import image_metrics
 
 from . import snapshots
 from .augment import augment
 from .checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import Split
+from .evaluate import reconstruct_split, summarize
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +115,9 @@ class Trainer:
         self.d_history: deque[float] = deque(maxlen=COLLAPSE_WINDOW)
         self.last_collapse_warning = -COLLAPSE_WARN_EVERY
         self.shared_objective = cfg.enc_weights == cfg.dec_weights
+        # Called with the trainer after every epoch but the last, once its snapshot and
+        # checkpoint are written (train.push.SnapshotPusher pushes to the Hub from here).
+        self.epoch_hooks: list[Callable[[Trainer], None]] = []
 
     # ------------------------------------------------------------------ one step
 
@@ -153,8 +157,23 @@ class Trainer:
     def _weighted(self, terms: dict[str, torch.Tensor], weights: dict) -> torch.Tensor:
         return sum(w * terms[k] for k, w in weights.items() if w and k in terms)
 
+    def lr_scale(self) -> float:
+        """Factor on both base learning rates at the current point of the run."""
+        if self.cfg.lr_decay == "none":
+            return 1.0
+        progress = min(1.0, self.images_seen / max(1, self.total_images()))
+        floor = self.cfg.lr_final_ratio
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    def _set_lr(self) -> None:
+        scale = self.lr_scale()
+        for opt, base in ((self.opt_vae, self.cfg.lr), (self.opt_disc, self.cfg.d_lr)):
+            for group in opt.param_groups if opt is not None else []:
+                group["lr"] = base * scale
+
     def train_step(self, x: torch.Tensor) -> dict[str, float]:
         """One simultaneous update of D, encoder and decoder; returns plain floats."""
+        self._set_lr()
         with self.autocast():
             terms = self.compute_losses(x)
         loss_enc = self._weighted(terms, self.cfg.enc_weights)
@@ -175,6 +194,7 @@ class Trainer:
 
         for opt in (self.opt_disc, self.opt_vae):
             if opt is not None:
+                self._clip(opt)
                 self.scaler.step(opt)
                 opt.zero_grad(set_to_none=True)
         self.scaler.update()
@@ -186,6 +206,12 @@ class Trainer:
         logs["train/enc_loss"] = float(loss_enc.detach())
         logs["train/dec_loss"] = float(loss_dec.detach())
         return logs
+
+    def _clip(self, opt: torch.optim.Optimizer) -> None:
+        if self.cfg.grad_clip:
+            self.scaler.unscale_(opt)  # clip true gradients, not fp16-scaled ones
+            params = [p for group in opt.param_groups for p in group["params"]]
+            torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
 
     def _backward(self, loss: torch.Tensor, params: list, retain: bool = False) -> None:
         self.scaler.scale(loss).backward(inputs=params, retain_graph=retain)
@@ -292,6 +318,9 @@ class Trainer:
             self.snapshot()
         if final or self.epoch % self.cfg.checkpoint_every_epochs == 0:
             self.save()
+        if not final:
+            for hook in self.epoch_hooks:
+                hook(self)
 
     # ---------------------------------------------------------- outputs and state
 
@@ -299,23 +328,12 @@ class Trainer:
         model = self.ema.module if self.ema is not None else self.vae
         return model.eval()
 
-    @torch.no_grad()
-    def reconstruct_split(self, split: Split, batch_size: int = 32) -> torch.Tensor:
-        model = self.eval_model()
-        outs = []
-        for start in range(0, len(split), batch_size):
-            x = split.batch(torch.arange(start, min(start + batch_size, len(split))))
-            outs.append(model.reconstruct(x.to(self.device)).float().cpu())
-        return torch.cat(outs) if outs else torch.empty(0)
-
     def split_metrics(self, split: Split) -> dict:
-        """Mean and per-image metrics of a split, reconstructing with the eval model."""
+        """Means and per-image metrics of a split, as train.evaluate computes them."""
         if len(split) == 0:
             return {}
         x = split.batch(torch.arange(len(split)))
-        per_image = image_metrics(x, self.reconstruct_split(split))
-        means = {k: sum(v) / len(v) for k, v in per_image.items()}
-        return {"mean": means, "per_image": dict(zip(split.names, _rows(per_image), strict=True))}
+        return summarize(split.names, x, reconstruct_split(self.eval_model(), split))
 
     @torch.no_grad()
     def snapshot(self) -> None:
@@ -331,15 +349,17 @@ class Trainer:
         snapshots.save_samples_grid(x_gen, self.out / f"generated_{tag}.png")
         snapshots.plot_losses(self.out / "losses.csv", self.out / "losses.png")
 
-        held = self.split_metrics(self.heldout_set)
-        if held:
-            row = {"epoch": self.epoch, "images": self.images_seen, **held["mean"]}
-            snapshots.append_csv(self.out / "heldout.csv", row)
-            logger.info(
-                "Epoch %d held-out: %s",
-                self.epoch,
-                ", ".join(f"{k} {v:.3f}" for k, v in held["mean"].items()),
-            )
+        # Both splits at every snapshot: the curves show when training memorises
+        # and whether held-out quality follows or falls away.
+        row = {"epoch": self.epoch, "images": self.images_seen, "wall_s": round(self.wall_time, 2)}
+        for name, split in (("train", self.train_set), ("heldout", self.heldout_set)):
+            for key, value in self.split_metrics(split).get("mean", {}).items():
+                row[f"{name}/{key}"] = "" if value is None else round(value, 4)
+        snapshots.append_csv(self.out / "metrics.csv", row)
+        snapshots.plot_metrics(self.out / "metrics.csv", self.out / "metrics.png")
+        logger.info(
+            "Epoch %d: %s", self.epoch, ", ".join(f"{k} {v}" for k, v in row.items() if "/" in k)
+        )
 
     def state_dict(self) -> dict:
         return {
@@ -386,7 +406,7 @@ class Trainer:
         self.order_gen.set_state(state["rng"]["order"])
         self.aug_gen.set_state(state["rng"]["aug"])
         # Rows logged after this checkpoint belong to the lost part of the run.
-        for name in ("losses.csv", "heldout.csv"):
+        for name in ("losses.csv", "metrics.csv"):
             snapshots.truncate_csv(self.out / name, self.images_seen)
         logger.info(
             "Resumed from step %d (epoch %d, %d images shown)",
@@ -401,10 +421,3 @@ class Trainer:
         from .export import export_model
 
         return export_model(self)
-
-
-def _rows(per_image: dict[str, list[float]]) -> list[dict[str, float]]:
-    keys = list(per_image)
-    return [
-        dict(zip(keys, values, strict=True)) for values in zip(*per_image.values(), strict=False)
-    ]

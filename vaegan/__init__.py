@@ -3,7 +3,7 @@
 from .config import FORMAT_VERSION, SEED_MODEL, ModelConfig
 from .images import MAX_PIXELS, MIN_SIDE, ImageError, open_image, to_pil, to_tensor
 from .latent import interpolate, lerp, slerp
-from .model import VAEGAN, ModelLoadError
+from .model import VAEGAN, HubUnreachableError, ModelLoadError
 from .nets import Decoder, Discriminator, Encoder
 
 __version__ = "0.1.0"
@@ -17,6 +17,7 @@ __all__ = [
     "Decoder",
     "Discriminator",
     "Encoder",
+    "HubUnreachableError",
     "ImageError",
     "ModelConfig",
     "ModelLoadError",

@@ -33,6 +33,10 @@ class ModelLoadError(RuntimeError):
     """A model folder or repo that cannot be loaded; the message says why."""
 
 
+class HubUnreachableError(ModelLoadError):
+    """The Hub could not be asked (no connection, HF_HUB_OFFLINE) and nothing was cached."""
+
+
 class VAEGAN(
     nn.Module,
     PyTorchModelHubMixin,
@@ -198,17 +202,42 @@ def split_revision(model_id: str) -> tuple[str, str | None]:
 
 
 def _download(model_id: str, *, revision: str | None, **kwargs) -> tuple[str, str]:
-    """Fetch config.json and model.safetensors (never a pickle) through the Hub cache."""
+    """Fetch config.json and model.safetensors (never a pickle) through the Hub cache.
+
+    Hub failures become a ModelLoadError naming the cause; HubUnreachableError when
+    the Hub could not be asked at all, so that a caller may fall back.
+    """
     from huggingface_hub import hf_hub_download
 
-    repo_id, at_revision = split_revision(model_id)
-    if repo_id.count("/") != 1 or not all(repo_id.split("/")):
+    from .hub import classify, parse_repo_id
+
+    try:
+        repo_id, at_revision = parse_repo_id(model_id)
+    except ValueError as err:
         raise ModelLoadError(
             f"{model_id!r} is neither a local folder nor a Hub repo id like 'owner/name'."
-        )
+        ) from err
     revision = revision or at_revision
-    paths = [
-        hf_hub_download(repo_id, name, revision=revision, **kwargs)
-        for name in (CONFIG_NAME, WEIGHTS_NAME)
-    ]
+    paths = []
+    for name in (CONFIG_NAME, WEIGHTS_NAME):
+        try:
+            paths.append(hf_hub_download(repo_id, name, revision=revision, **kwargs))
+        except Exception as err:
+            failure = classify(err, repo_id)
+            if failure is None:
+                raise
+            raise _load_error(failure, model_id, name) from err
     return paths[0], paths[1]
+
+
+def _load_error(failure, model_id: str, name: str) -> ModelLoadError:
+    """The ModelLoadError for a failed download of `name` from `model_id`."""
+    message = failure.message
+    if failure.kind == "file_not_found":
+        message = f"Hub repo {model_id} has no {name} (only safetensors weights are loaded)."
+    elif failure.kind == "revision_not_found":
+        message = f"Hub repo {model_id}: no such revision."
+    elif failure.unreachable:
+        message = f"{message[:-1]} (needed: {name})."
+    error = HubUnreachableError if failure.unreachable else ModelLoadError
+    return error(f"Cannot load {model_id}: {message}")

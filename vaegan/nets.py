@@ -11,6 +11,8 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from .config import ModelConfig
 
+LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0
+
 
 def _conv(cfg: ModelConfig, c_in: int, c_out: int) -> nn.Conv2d:
     """A stride-2 convolution that halves the side for either kernel size."""
@@ -54,7 +56,9 @@ class Encoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu, logvar = self.head(self.features(x)).chunk(2, dim=1)
-        return mu, logvar
+        # A runaway log-variance overflows exp() in the KL term and the sampling noise;
+        # the clamp keeps both finite (e^20 is already far beyond any useful variance).
+        return mu, logvar.clamp(LOGVAR_MIN, LOGVAR_MAX)
 
 
 class Decoder(nn.Module):
