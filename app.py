@@ -655,6 +655,10 @@ def resolve_model(source: str | os.PathLike | None) -> tuple[VAEGAN, str, str | 
         model = _load_shipped(f"{err} The shipped checkpoint to fall back to, ")
         notice = f"the Hub could not be reached, so this is the shipped checkpoint, not `{source}`"
         return model, str(DEFAULT_MODEL), notice
+    except ModelLoadError as err:
+        if Path(str(source).split("/")[0]).is_dir():  # e.g. a mistyped runs/NAME
+            raise ModelLoadError(f"{err} There is no local folder {source} either.") from err
+        raise
 
 
 def _load_shipped(reason: str = "The shipped checkpoint ") -> VAEGAN:

@@ -323,9 +323,7 @@ def test_page_keeps_latents_in_expiring_state_and_names_its_endpoints(
     assert names == {"reconstruct", "frame", "morph", "dream"}
 
 
-def test_model_folder_comes_from_flag_then_env(
-    model_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_model_folder_comes_from_flag_then_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VAEGAN_MODEL", "from-env")
     assert app.build_parser().parse_args([]).model == "from-env"
     assert app.build_parser().parse_args(["--model", "flag"]).model == "flag"

@@ -21,6 +21,7 @@ import pytest
 import torch
 from huggingface_hub import HfApi, constants, set_client_factory
 from huggingface_hub.errors import HfHubHTTPError
+from huggingface_hub.utils import _http as hub_http
 from huggingface_hub.utils import hf_raise_for_status
 from huggingface_hub.utils._http import default_client_factory
 from PIL import Image
@@ -139,8 +140,12 @@ def fake_api(monkeypatch: pytest.MonkeyPatch) -> FakeHubApi:
 
 @pytest.fixture
 def hub_transport(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    """huggingface_hub's real client over a fake transport; set `.handler(request)`."""
-    state = SimpleNamespace(handler=None, requests=[])
+    """huggingface_hub's real client over a fake transport; set `.handler(request)`.
+
+    The client's back-off sleeps are recorded instead of slept: with no cached file it
+    retries a failed HEAD five times (about 23 s) before giving up.
+    """
+    state = SimpleNamespace(handler=None, requests=[], sleeps=[])
 
     def transport(request: httpx.Request) -> httpx.Response:
         state.requests.append(request)
@@ -149,6 +154,7 @@ def hub_transport(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
     monkeypatch.setenv("HF_TOKEN", "hf_test_token")
+    monkeypatch.setattr(hub_http.time, "sleep", state.sleeps.append)
     set_client_factory(lambda: httpx.Client(transport=httpx.MockTransport(transport)))
     yield state
     set_client_factory(default_client_factory)
@@ -264,6 +270,9 @@ def test_loading_over_an_unreachable_hub_is_a_distinct_error(hub_transport):
     hub_transport.handler = refuse_connection
     with pytest.raises(HubUnreachableError, match=r"Cannot reach.*needed: config\.json"):
         VAEGAN.from_pretrained("owner/name")
+    heads = [r.url.path for r in hub_transport.requests if r.method == "HEAD"]
+    assert len(heads) > 1  # the client retries on its own, then gives up
+    assert all(path.endswith("/config.json") for path in heads)
 
 
 def test_a_missing_repo_is_an_error_not_unreachable(hub_transport):
@@ -399,6 +408,14 @@ def test_app_does_not_fall_back_for_a_missing_repo_or_rejected_token(
     with pytest.raises(ModelLoadError, match=match):
         app_module.create_app("owner/name")
     assert app_module.main(["--model", "owner/name"]) == 2
+
+
+def test_a_mistyped_local_path_is_named_as_such(hub_transport, monkeypatch, tmp_path):
+    hub_transport.handler = lambda request: http_error(404, {"X-Error-Code": "RepoNotFound"})
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    with pytest.raises(ModelLoadError, match=r"not found.*no local folder runs/posters either"):
+        app_module.load_model("runs/posters")
 
 
 def test_app_without_a_shipped_checkpoint_to_fall_back_to(hub_transport, monkeypatch, tmp_path):
