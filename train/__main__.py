@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image-size", type=int, help="64, 128 or 256 (a power of two)")
     p.add_argument("--lr", type=float, help="Adam learning rate of encoder and decoder")
     p.add_argument("--d-lr", type=float, help="Adam learning rate of the discriminator")
+    p.add_argument("--lr-decay", choices=["none", "cosine"], help="learning-rate schedule")
     p.add_argument("--snapshot-every", type=int, dest="snapshot_every_epochs", help="epochs")
     p.add_argument(
         "--checkpoint-every",
@@ -72,6 +73,7 @@ def settings_from_args(args: argparse.Namespace) -> TrainConfig:
             "batch_size",
             "lr",
             "d_lr",
+            "lr_decay",
             "snapshot_every_epochs",
             "checkpoint_every_epochs",
             "holdout_every",
@@ -101,6 +103,7 @@ def settings_for_resume(args: argparse.Namespace, saved: TrainConfig) -> TrainCo
             "batch_size",
             "lr",
             "d_lr",
+            "lr_decay",
             "holdout_every",
             "seed",
             "amp",
