@@ -746,6 +746,10 @@ def main(argv: list[str] | None = None) -> int:
         logger.error("%s", err)
         return 2
     logger.info("Serving %s with %d examples", app.source, len(app.examples))
+    # Gradio's own cache (uploads, copies of outputs and examples) outlives its shutdown
+    # clean-up, which times out under load and keeps example copies: kept in the workdir,
+    # it goes with the rmtree below. Read when the page is built, so set before it.
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(app.workdir / "gradio"))
     # Hosts stop the app with SIGTERM, which by default ends Python at once: no server
     # shutdown and a leaked workdir. As an interrupt it takes Ctrl-C's orderly way out.
     signal.signal(signal.SIGTERM, _interrupt)

@@ -101,8 +101,9 @@ def wait_until_up(url: str, timeout_s: float, proc: subprocess.Popen | None = No
 
 
 @contextlib.contextmanager
-def serve_app(model_dir: Path, log_path: Path) -> Iterator[str]:
-    """Run `python app.py --model DIR` on a free port; yield its URL, stop it after."""
+def serve_app(model_dir: Path, log_path: Path, *extra: str) -> Iterator[str]:
+    """Run `python app.py --model DIR [extra flags]` on a free port; yield its URL, stop it
+    after."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     cmd = [
@@ -114,6 +115,7 @@ def serve_app(model_dir: Path, log_path: Path) -> Iterator[str]:
         "127.0.0.1",
         "--port",
         str(port),
+        *extra,
     ]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(

@@ -1,0 +1,1 @@
+"""Speed benchmarks; `python bench/report.py` runs them all and writes docs/benchmarks.md."""
