@@ -198,18 +198,24 @@ def run_user(
 ) -> None:
     """One user: a warm-up round, then --calls rounds, each begun with all users at once."""
     try:
-        client = Client(url, verbose=False, download_files=str(scratch / f"dl{index:03d}"))
+        client = Client(
+            url,
+            verbose=False,
+            download_files=str(scratch / f"dl{index:03d}"),
+            # httpx's 5 s default would count a slow upload on a busy machine as a failure.
+            httpx_kwargs={"timeout": REQUEST_TIMEOUT_S},
+        )
         poster = user_poster(index, scratch)
     except Exception as err:
         tally.record("/reconstruct", 0.0, f"client start: {type(err).__name__}: {err}")
         client = None
-    for round_ in range(args.calls + 1):
+    for round_, gate in enumerate(gates):
         try:
-            gates[round_].wait(REQUEST_TIMEOUT_S)  # identical requests arrive together
+            gate.wait(REQUEST_TIMEOUT_S)  # identical requests arrive together
         except threading.BrokenBarrierError:
             tally.record("/reconstruct", 0.0, f"user {index}: the others never came")
             return
-        if client is not None:
+        if client is not None and round_ < len(gates) - 1:
             # Even users all ask for the same frame: identical outputs at the same moment.
             t = 0.5 if index % 2 == 0 else (index % 10) / 10
             one_round(client, poster, t, tally if round_ else None)
@@ -220,17 +226,20 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def run_load(url: str, args: argparse.Namespace, scratch: Path, watch: MemoryWatch | None):
-    """All users' rounds; returns (tally, RSS after warm-up in MiB or None)."""
+    """All users' rounds; returns (tally, server RSS in MiB after the warm-up round and
+    after each measured round, empty without a server of our own)."""
     tally = Tally()
-    # A barrier per round; after the warm-up one the memory baseline is taken.
-    baseline: dict[str, float | None] = {"mb": None}
+    levels: list[float] = []
 
-    def after_warmup() -> None:
-        baseline["mb"] = watch.reset() if watch else None
+    def mark(index: int) -> None:
+        # Run by the last user to reach a gate: the level between two rounds.
+        if watch is not None:
+            levels.append(watch.reset() if index == 1 else rss_mb(watch.pid))
 
-    gates = [threading.Barrier(args.users)]
-    gates.append(threading.Barrier(args.users, action=after_warmup))
-    gates += [threading.Barrier(args.users) for _ in range(args.calls - 1)]
+    # Gate 0 starts the warm-up round, gate k round k, the last one closes the run.
+    gates = [
+        threading.Barrier(args.users, action=lambda i=i: mark(i)) for i in range(args.calls + 2)
+    ]
     threads = [
         threading.Thread(target=run_user, args=(i, url, args, scratch, gates, tally))
         for i in range(args.users)
@@ -238,11 +247,13 @@ def run_load(url: str, args: argparse.Namespace, scratch: Path, watch: MemoryWat
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(REQUEST_TIMEOUT_S * (args.calls + 1))
-    return tally, baseline["mb"]
+        thread.join(REQUEST_TIMEOUT_S * (args.calls + 2))
+    return tally, levels
 
 
-def summary(args, tally: Tally, warm_mb, peak_mb, at_end: int | None, left: int | None) -> dict:
+def summary(args, tally: Tally, levels: list[float], peak_mb, at_end, left) -> dict:
+    """The run's numbers as a plain dict (what --json writes)."""
+    warm_mb = levels[0] if levels else None
     endpoints = {
         e: {
             "requests": len(v),
@@ -262,6 +273,7 @@ def summary(args, tally: Tally, warm_mb, peak_mb, at_end: int | None, left: int 
         "rss_after_warmup_mb": None if warm_mb is None else round(warm_mb, 1),
         "rss_peak_mb": None if warm_mb is None else round(peak_mb, 1),
         "rss_growth_mb": growth,
+        "rss_between_rounds_mb": [round(level) for level in levels],
         "max_growth_mb": args.max_growth_mb,
         "temp_files_at_end": at_end,
         "temp_files_left": left,
@@ -281,7 +293,8 @@ def report(result: dict) -> None:
         print(
             f"server RSS: {result['rss_after_warmup_mb']:.0f} MiB after warm-up, peak "
             f"{result['rss_peak_mb']:.0f} MiB (+{result['rss_growth_mb']:.0f}, "
-            f"bound +{result['max_growth_mb']:.0f})"
+            f"bound +{result['max_growth_mb']:.0f}); between rounds "
+            + ", ".join(str(level) for level in result["rss_between_rounds_mb"])
         )
     if result["temp_files_left"] is not None:
         print(
@@ -346,17 +359,17 @@ def measure(args: argparse.Namespace, scratch: Path) -> dict:
     if args.url:
         check_loopback(args.url)
         tally, _ = run_load(args.url, args, scratch, None)
-        return summary(args, tally, None, None, None, None)
+        return summary(args, tally, [], None, None, None)
     server_tmp = scratch / "server" / "tmp"
     server_tmp.mkdir(parents=True)
     with started_app(args.model, server_tmp) as (url, proc):
         watch = MemoryWatch(proc.pid)
         watch.start()
-        tally, warm_mb = run_load(url, args, scratch, watch)
+        tally, levels = run_load(url, args, scratch, watch)
         peak_mb = watch.stop()
         at_end = len(files_under(server_tmp))
     left = files_under(server_tmp)
-    result = summary(args, tally, warm_mb, peak_mb, at_end, len(left))
+    result = summary(args, tally, levels, peak_mb, at_end, len(left))
     result["temp_files_left_examples"] = [str(p.relative_to(server_tmp)) for p in left[:5]]
     return result
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import struct
 from dataclasses import replace
 from pathlib import Path
 
@@ -109,6 +110,40 @@ def test_truncated_safetensors_is_a_clear_error(saved_model: Path):
     path = saved_model / "model.safetensors"
     path.write_bytes(path.read_bytes()[:1000])
     with pytest.raises(ModelLoadError, match="truncated or corrupt"):
+        VAEGAN.from_pretrained(saved_model)
+
+
+def corrupted(data: bytes, how: str) -> bytes:
+    """A safetensors file damaged in place, its length unchanged."""
+    (length,) = struct.unpack("<Q", data[:8])
+    if how == "header-length":
+        return struct.pack("<Q", len(data)) + data[8:]  # claims a header past the end
+    if how == "header-json":
+        return data[:8] + b"x" * 16 + data[24:]
+    header = json.loads(data[8 : 8 + length])
+    header.pop("__metadata__", None)  # room for the longer offsets below
+    name = next(iter(header))
+    header[name]["data_offsets"] = [0, 10 * len(data)]  # how == "offsets": past the end
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    return data[:8] + raw.ljust(length) + data[8 + length :]  # the format pads with spaces
+
+
+@pytest.mark.parametrize("how", ["header-length", "header-json", "offsets"])
+def test_corrupt_safetensors_of_the_right_length_is_a_clear_error(saved_model: Path, how: str):
+    path = saved_model / "model.safetensors"
+    data = path.read_bytes()
+    path.write_bytes(corrupted(data, how))
+    assert path.stat().st_size == len(data)
+    with pytest.raises(ModelLoadError, match=r"not a readable safetensors file.*corrupt"):
+        VAEGAN.from_pretrained(saved_model)
+
+
+@pytest.mark.parametrize("change", [{"latent_dim": 8.5}, {"base_channels": None}])
+def test_config_values_of_the_wrong_type_are_a_clear_error(saved_model: Path, change: dict):
+    # They pass the config's own checks and would fail deep inside torch.
+    config = json.loads((saved_model / "config.json").read_text())
+    (saved_model / "config.json").write_text(json.dumps({**config, **change}))
+    with pytest.raises(ModelLoadError, match="cannot be built"):
         VAEGAN.from_pretrained(saved_model)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
 from pathlib import Path
 
 import torch
@@ -46,9 +47,15 @@ def read_csv(path: Path) -> list[dict]:
 def truncate_csv(path: Path, max_images: int) -> None:
     """Drop rows logged after `max_images`, so a resumed run does not log them twice."""
     rows = [r for r in read_csv(path) if int(r["images"]) <= max_images]
-    path.unlink(missing_ok=True)
+    # Rewritten aside and renamed in: a run killed here keeps its whole log.
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.unlink(missing_ok=True)
     for row in rows:
-        append_csv(path, row)
+        append_csv(tmp, row)
+    if rows:
+        os.replace(tmp, path)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def plot_losses(csv_path: Path, png_path: Path) -> None:

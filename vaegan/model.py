@@ -165,8 +165,14 @@ class VAEGAN(
             config = ModelConfig.from_dict(json.loads(Path(config_path).read_text()))
         except (json.JSONDecodeError, TypeError, ValueError) as err:
             raise ModelLoadError(f"{config_path} is not a valid model config: {err}") from err
-
-        model = cls(config)
+        try:
+            model = cls(config)
+        except (TypeError, ValueError, RuntimeError) as err:
+            # Values of the wrong type (a float or null width) pass the config's checks
+            # and fail only here, inside torch.
+            raise ModelLoadError(
+                f"{config_path} describes networks that cannot be built: {err}"
+            ) from err
         try:
             state = load_file(str(weights_path), device="cpu")
         except (SafetensorError, OSError, ValueError) as err:
