@@ -116,7 +116,8 @@ def render_card(
         "",
         f"- preset `{metrics['preset']}`, {metrics['images_shown']:,} training images shown "
         f"({metrics['epochs']} epochs, {metrics['steps']:,} steps)",
-        f"- wall time {metrics['wall_time_s'] / 60:.1f} min on {metrics['hardware']} "
+        f"- {metrics['wall_time_s'] / 60:.1f} min of training steps (snapshots not counted) on "
+        f"{metrics['hardware']} "
         f"({metrics['device']}, {metrics['amp']}), {metrics['images_per_s']:.1f} images/s",
     ]
     if command:
