@@ -1,8 +1,9 @@
 """The Gradio app: reconstruct a poster, morph between two, dream new ones.
 
-    python app.py [--model DIR] [--port 7860] [--host 127.0.0.1] [--max-file-size 20mb]
+    python app.py [--model DIR_OR_REPO] [--port 7860] [--host 127.0.0.1] [--max-file-size 20mb]
 
-The model comes from --model, else $VAEGAN_MODEL, else the shipped checkpoint in
+The model comes from --model, else $VAEGAN_MODEL (a folder, or a Hub repo id
+OWNER/NAME[@REVISION]), else the shipped checkpoint in
 checkpoints/posters-128. It loads once at start-up; every handler runs on CPU. Uploads
 reach the handlers as raw file paths and are decoded only by `vaegan.open_image`.
 """
@@ -235,9 +236,11 @@ class PosterApp:
         source: str,
         examples: list[Example] | None = None,
         workdir: Path | None = None,
+        notice: str | None = None,
     ) -> None:
         self.model = model.eval()
         self.source = source
+        self.notice = notice  # why this model and not the one asked for, if so
         self.size = model.config.image_size
         self.examples = examples or []
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="poster-vaegan-"))
@@ -686,16 +689,14 @@ def model_metrics(source: str) -> dict | None:
 
 def fallback_note(app: PosterApp) -> str:
     """A line for the intro when the app fell back to the shipped checkpoint."""
-    notice = getattr(app, "notice", None)
-    return f"  \n**Note:** {notice}." if notice else ""
+    return f"  \n**Note:** {app.notice}." if app.notice else ""
 
 
 def create_app(source: str | os.PathLike | None = None) -> PosterApp:
     """Load the model and the bundled examples, labelled by the model's metrics.json."""
     model, used, notice = resolve_model(source)
-    app = PosterApp(model, used, load_examples(EXAMPLES_DIR, model_metrics(used)))
-    app.notice = notice  # shown on the page by fallback_note
-    return app
+    examples = load_examples(EXAMPLES_DIR, model_metrics(used))
+    return PosterApp(model, used, examples, notice=notice)
 
 
 def launch(
