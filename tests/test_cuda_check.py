@@ -18,7 +18,7 @@ def test_cpu_path_learns_exports_and_reloads():
         "cpu",
         "--tiny",
         "--steps",
-        "60",
+        "160",
         "--warmup",
         "5",
         "--batch-size",
