@@ -58,12 +58,13 @@ class Tally:
     failures: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def record(self, endpoint: str, seconds: float, error: str | None) -> None:
+    def record(self, endpoint: str, seconds: float, error: str | None, timed=True) -> None:
+        """A failure always counts; a latency only outside the warm-up round."""
         with self.lock:
-            if error is None:
-                self.latencies[endpoint].append(seconds)
-            else:
+            if error is not None:
                 self.failures.append(f"{endpoint}: {error}")
+            elif timed:
+                self.latencies[endpoint].append(seconds)
 
 
 class MemoryWatch(threading.Thread):
@@ -100,6 +101,7 @@ def rss_mb(pid: int) -> float:
 
 
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -152,6 +154,7 @@ def started_app(model: str | None, tmp: Path) -> Iterator[tuple[str, subprocess.
 
 
 def files_under(folder: Path) -> list[Path]:
+    """Every regular file below folder (empty folders do not count)."""
     return [p for p in folder.rglob("*") if p.is_file()] if folder.is_dir() else []
 
 
@@ -174,8 +177,8 @@ def user_poster(index: int, folder: Path) -> Path:
     return path
 
 
-def timed_call(client: Client, tally: Tally | None, endpoint: str, *args) -> None:
-    """One request, its outputs downloaded and decoded; recorded unless tally is None."""
+def timed_call(client: Client, tally: Tally, timed: bool, endpoint: str, *args) -> None:
+    """One request, its outputs downloaded and decoded, then recorded."""
     started = time.perf_counter()
     error = None
     try:
@@ -183,14 +186,14 @@ def timed_call(client: Client, tally: Tally | None, endpoint: str, *args) -> Non
         check_image(result[0])
     except Exception as err:  # every kind of failure counts, and the run goes on
         error = f"{type(err).__name__}: {err}"
-    if tally is not None:
-        tally.record(endpoint, time.perf_counter() - started, error)
+    tally.record(endpoint, time.perf_counter() - started, error, timed)
 
 
-def one_round(client: Client, poster: Path, t: float, tally: Tally | None) -> None:
-    timed_call(client, tally, "/reconstruct", handle_file(str(poster)))
+def one_round(client: Client, poster: Path, t: float, tally: Tally, timed: bool) -> None:
+    """One reconstruct of the poster, then one morph frame from it to the other poster."""
+    timed_call(client, tally, timed, "/reconstruct", handle_file(str(poster)))
     a, b = handle_file(str(poster)), handle_file(str(OTHER_POSTER))
-    timed_call(client, tally, "/frame", a, b, t, "slerp")
+    timed_call(client, tally, timed, "/frame", a, b, t, "slerp")
 
 
 def run_user(
@@ -218,10 +221,11 @@ def run_user(
         if client is not None and round_ < len(gates) - 1:
             # Even users all ask for the same frame: identical outputs at the same moment.
             t = 0.5 if index % 2 == 0 else (index % 10) / 10
-            one_round(client, poster, t, tally if round_ else None)
+            one_round(client, poster, t, tally, timed=round_ > 0)
 
 
 def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile, NaN for no values."""
     return float(np.percentile(values, q)) if values else float("nan")
 
 
@@ -232,8 +236,9 @@ def run_load(url: str, args: argparse.Namespace, scratch: Path, watch: MemoryWat
     levels: list[float] = []
 
     def mark(index: int) -> None:
-        # Run by the last user to reach a gate: the level between two rounds.
-        if watch is not None:
+        # Run by the last user to reach a gate: the level between two rounds. The peak
+        # is counted from the end of the warm-up round (gate 1) on.
+        if watch is not None and index > 0:
             levels.append(watch.reset() if index == 1 else rss_mb(watch.pid))
 
     # Gate 0 starts the warm-up round, gate k round k, the last one closes the run.
@@ -266,7 +271,7 @@ def summary(args, tally: Tally, levels: list[float], peak_mb, at_end, left) -> d
     return {
         "users": args.users,
         "calls": args.calls,
-        "requests": sum(len(v) for v in tally.latencies.values()) + len(tally.failures),
+        "requests": args.users * (args.calls + 1) * len(ENDPOINTS),  # warm-up included
         "failures": len(tally.failures),
         "failure_examples": tally.failures[:5],
         "endpoints": endpoints,
@@ -281,9 +286,10 @@ def summary(args, tally: Tally, levels: list[float], peak_mb, at_end, left) -> d
 
 
 def report(result: dict) -> None:
+    """Print the numbers for people."""
     print(
-        f"{result['users']} users x {result['calls']} rounds: {result['requests']} requests, "
-        f"{result['failures']} failed"
+        f"{result['users']} users x {result['calls']} rounds (and a warm-up round): "
+        f"{result['requests']} requests, {result['failures']} failed"
     )
     for failure in result["failure_examples"]:
         print(f"  failed: {failure[:300]}")
@@ -306,6 +312,7 @@ def report(result: dict) -> None:
 
 
 def passed(result: dict) -> bool:
+    """Zero failures, memory within the bound, nothing left behind."""
     growth, left = result["rss_growth_mb"], result["temp_files_left"]
     return (
         result["failures"] == 0
@@ -315,6 +322,7 @@ def passed(result: dict) -> bool:
 
 
 def check_loopback(url: str) -> None:
+    """Refuse any --url off this machine: the load is for our own server only."""
     host = urllib.parse.urlparse(url).hostname
     if host not in LOOPBACK:
         raise SystemExit(f"--url must be a loopback address (127.0.0.1, localhost), not {host}")
@@ -330,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-growth-mb",
         type=float,
-        default=150.0,
+        default=384.0,
         help="allowed rise of the server's RSS over its warm-up level (MiB)",
     )
     p.add_argument("--json", type=Path, help="also write the numbers to this file")

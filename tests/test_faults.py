@@ -25,15 +25,15 @@ from train.__main__ import main as train_main
 from train.checkpoint import LINK_NAME, load_checkpoint
 from vaegan import VAEGAN
 
-from .app_fixtures import QUIET_ENV, ROOT, START_TIMEOUT_S
+from .app_fixtures import QUIET_ENV, ROOT, START_TIMEOUT_S, save_small_model
 from .conftest import make_folder
 
 pytestmark = pytest.mark.slow
 
-IMAGES, BATCH, EPOCHS = 8, 4, 24  # two steps an epoch, a checkpoint after each epoch
+IMAGES, BATCH, EPOCHS = 8, 4, 30  # two steps an epoch, a checkpoint after each epoch
 STEPS_PER_EPOCH = IMAGES // BATCH
 KILL_SEED = 6
-RANDOM_KILLS = 3  # besides the one forced while a checkpoint is half written
+RANDOM_KILLS = 2  # besides the one forced while a checkpoint is half written
 TRAIN_FLAGS = [
     "--preset",
     "vae",
@@ -53,6 +53,8 @@ TRAIN_FLAGS = [
     "0",
     "--threads",
     "1",
+    "--device",
+    "cpu",  # deterministic: the killed run must match an uninterrupted one
 ]
 
 
@@ -96,6 +98,7 @@ def wait_for(proc: subprocess.Popen, condition, timeout_s: float = START_TIMEOUT
 
 
 def kill(proc: subprocess.Popen) -> None:
+    """SIGKILL proc, which must still be running."""
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
@@ -107,7 +110,7 @@ def kill_after_some_checkpoints(data: Path, out: Path, rng: random.Random) -> No
     wanted = (before or 0) + STEPS_PER_EPOCH * rng.randint(1, 3)
     proc = start_training(data, out, resume=before is not None)
     assert wait_for(proc, lambda: (checkpoint_steps(out)[0] or 0) >= wanted)
-    time.sleep(rng.uniform(0, 0.3))  # anywhere in the steps or the writing that follow
+    time.sleep(rng.uniform(0, 0.15))  # anywhere in the steps or the writing that follow
     kill(proc)
 
 
@@ -143,11 +146,13 @@ def assert_loads(out: Path, previous: int) -> int:
 
 
 def epochs_logged(out: Path) -> list[int]:
+    """The epoch column of OUT/losses.csv."""
     with open(out / "losses.csv", newline="") as f:
         return [int(row["epoch"]) for row in csv.DictReader(f)]
 
 
 def rec_losses(out: Path) -> list[float]:
+    """The mean reconstruction loss of every epoch in OUT/losses.csv."""
     with open(out / "losses.csv", newline="") as f:
         return [float(row["train/rec_loss"]) for row in csv.DictReader(f)]
 
@@ -186,8 +191,6 @@ def test_sigkill_at_random_moments_then_resume_finishes_as_if_uninterrupted(
 
 def broken_model(folder: Path, how: str) -> Path:
     """A saved small model, then damaged in one way."""
-    from .app_fixtures import save_small_model
-
     save_small_model(folder)
     weights = folder / "model.safetensors"
     if how == "corrupt-header":

@@ -95,12 +95,14 @@ def rgb16_png(image: Image.Image) -> bytes:
 
 
 def encoded(image: Image.Image, fmt: str, **options) -> bytes:
+    """image saved in format fmt, as bytes."""
     buf = io.BytesIO()
     image.save(buf, format=fmt, **options)
     return buf.getvalue()
 
 
 def zip_bytes() -> bytes:
+    """A small, valid zip archive."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as archive:
         archive.writestr("poster.png", b"not really")
@@ -191,6 +193,7 @@ def client(server: Served) -> Client:
 
 
 def reconstruct(client: Client, path: Path) -> tuple[str, str]:
+    """/reconstruct on the raw file at path: (PNG path, report)."""
     return client.predict(handle_file(str(path)), api_name="/reconstruct")
 
 

@@ -24,6 +24,7 @@ def load_script():
     """scripts/load_test.py as a module (scripts/ is no package)."""
     spec = importlib.util.spec_from_file_location("load_test", SCRIPT)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
