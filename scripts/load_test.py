@@ -338,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-growth-mb",
         type=float,
-        default=384.0,
+        default=640.0,
         help="allowed rise of the server's RSS over its warm-up level (MiB)",
     )
     p.add_argument("--json", type=Path, help="also write the numbers to this file")
