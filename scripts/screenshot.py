@@ -19,8 +19,7 @@ from playwright.sync_api import sync_playwright
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.app_fixtures import serve_app  # noqa: E402
-from tests.test_app_browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.app_fixtures import CHROMIUM, CHROMIUM_ARGS, serve_app  # noqa: E402
 
 FIRST_EXAMPLE = ROOT / "examples" / "toulouse-lautrec-moulin-rouge-la-goulue.jpg"
 

@@ -26,6 +26,16 @@ from vaegan import VAEGAN, ModelConfig
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 SMALL = ModelConfig(image_size=64, latent_dim=8)
+# Debian's Chromium: Playwright must not download browsers of its own.
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 START_TIMEOUT_S = 180  # importing gradio and torch is slow beside a training job
 
 # No analytics or Hub calls from anything the tests start.

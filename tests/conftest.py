@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image, ImageDraw
+from playwright.sync_api import Browser, sync_playwright
 
 from vaegan import VAEGAN, ModelConfig
+
+from .app_fixtures import CHROMIUM, CHROMIUM_ARGS
 
 TINY = ModelConfig(
     image_size=32,
@@ -69,3 +73,14 @@ def saved_model(tmp_path: Path, tiny_model: VAEGAN) -> Path:
     folder = tmp_path / "model"
     tiny_model.save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, shared by a module's page tests."""
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()

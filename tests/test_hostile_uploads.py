@@ -22,10 +22,10 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.app_fixtures import pixels, save_small_model, serve_app, write_poster
-from tests.test_app_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, upload
+from tests.test_app_browser import WAIT_MS, upload
 
 SIZE = 64  # app_fixtures.SMALL's resolution
 LIMIT_BYTES = 200 * 1024
@@ -273,16 +273,6 @@ def test_hostile_files_at_once_leave_others_served(
 
 
 # ------------------------------------------------------------------ the page
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
