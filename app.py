@@ -60,6 +60,7 @@ OUTPUT_TTL_S = 3600  # our own PNG/GIF files are pruned after an hour; Gradio ke
 MAX_STEPS = 24
 MAX_DREAMS = 16
 MAX_SEED = 2**32 - 1
+PNG_COMPRESS_LEVEL = 1
 
 SPLIT_LABELS = {
     "train": "training set",
@@ -176,7 +177,9 @@ class OutputFiles:
     def png(self, image: Image.Image, stem: str) -> str:
         """Write image as PNG to a fresh path and return it."""
         path = self._fresh(stem, ".png")
-        image.save(path, format="PNG")
+        # zlib level 1: a 256 px frame encodes in ~5 ms instead of ~22 ms at Pillow's
+        # default 6, for files ~10% larger; a slider move is bound by this encode.
+        image.save(path, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
         return str(path)
 
     def gif(self, frames: list[Image.Image], stem: str) -> str:

