@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a file
 from bench.common import POSTER, median, model_folder, table
 from bench.train_speed import make_trainer, precision
 from vaegan import VAEGAN, to_pil, to_tensor
+from vaegan.images import save_png
 
 STRIP_FRAMES = 16
 
@@ -54,7 +55,7 @@ def png_frame(model: VAEGAN, x: torch.Tensor) -> bytes:
     side = 2 * model.config.image_size
     image = to_pil(x).resize((side, side), Image.Resampling.BICUBIC)
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
+    save_png(image, buffer)
     return buffer.getvalue()
 
 

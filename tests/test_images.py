@@ -10,7 +10,15 @@ import pytest
 import torch
 from PIL import Image
 
-from vaegan.images import MAX_PIXELS, MIN_SIDE, ImageError, open_image, to_pil, to_tensor
+from vaegan.images import (
+    MAX_PIXELS,
+    MIN_SIDE,
+    ImageError,
+    open_image,
+    save_png,
+    to_pil,
+    to_tensor,
+)
 
 from .conftest import poster
 
@@ -128,3 +136,15 @@ def test_to_tensor_stretches_to_the_square_in_range():
 def test_pil_round_trip_is_exact():
     image = poster(5, (64, 64))
     assert np.array_equal(np.asarray(to_pil(to_tensor(image, 64))), np.asarray(image))
+
+
+def test_fast_png_is_lossless(tmp_path: Path):
+    image = poster(6, (96, 80))
+    save_png(image, tmp_path / "out.png")
+    buffer = io.BytesIO()
+    save_png(image, buffer)
+
+    for source in (tmp_path / "out.png", io.BytesIO(buffer.getvalue())):
+        with Image.open(source) as back:
+            assert back.format == "PNG"
+            assert np.array_equal(np.asarray(back.convert("RGB")), np.asarray(image))

@@ -66,6 +66,18 @@ def test_round_trip_gives_identical_outputs(tiny_model: VAEGAN, saved_model: Pat
     assert not loaded.training
 
 
+def test_loaded_weights_are_nhwc_and_save_back_unchanged(saved_model: Path, tmp_path: Path):
+    loaded = VAEGAN.from_pretrained(saved_model)
+    conv = loaded.encoder.features[0].weight
+    assert conv.is_contiguous(memory_format=torch.channels_last)
+
+    loaded.save_pretrained(tmp_path / "again")
+    before = load_file(saved_model / "model.safetensors")
+    after = load_file(tmp_path / "again" / "model.safetensors")
+    assert before.keys() == after.keys()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
 def test_saved_files_are_config_and_safetensors_only(saved_model: Path):
     names = {p.name for p in saved_model.iterdir()}
     assert {"config.json", "model.safetensors"} <= names

@@ -25,6 +25,10 @@ logger = logging.getLogger(__name__)
 MIN_SIDE = 32
 MAX_PIXELS = 40_000_000
 
+# zlib level of the PNGs the app serves: at level 1 a 256 px frame encodes in ~5 ms against
+# ~22 ms at Pillow's default 6, for files ~10% larger. The app's slider waits on this.
+PNG_COMPRESS_LEVEL = 1
+
 ImageSource = str | os.PathLike | bytes | BinaryIO | Image.Image
 
 
@@ -133,3 +137,8 @@ def to_pil(x: torch.Tensor) -> Image.Image:
     """(3, H, W) tensor in [-1, 1] -> 8-bit RGB PIL image."""
     array = ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
     return Image.fromarray(array.permute(1, 2, 0).cpu().numpy())
+
+
+def save_png(image: Image.Image, dst: str | os.PathLike | BinaryIO) -> None:
+    """Write a PNG quickly (see PNG_COMPRESS_LEVEL); lossless whatever the level."""
+    image.save(dst, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
