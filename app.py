@@ -205,7 +205,7 @@ class OutputFiles:
 
 
 def file_key(source: str | bytes) -> str:
-    """Identity of an upload for the latent cache: path, size and mtime, or a bytes hash."""
+    """Identity of an upload's file: path, size and mtime (cheap), or a hash of bytes."""
     if isinstance(source, bytes):
         return "bytes:" + hashlib.sha256(source).hexdigest()
     try:
@@ -352,13 +352,22 @@ class PosterApp:
         return self.outputs.png(strip, "strip"), gif, state
 
     def _latent(self, state: dict, slot: str, source: str | bytes) -> torch.Tensor:
-        """The posterior mean of an upload, (latent_dim,), encoded once per upload."""
+        """The posterior mean of an upload, (latent_dim,), encoded once per poster.
+
+        The browser sends the same file path on every move (a stat finds it); API clients
+        upload the poster again each call, so a new path is also matched by its content.
+        """
         key = file_key(source)
         cached = state.get(slot)
         if cached is not None and cached[0] == key:
-            return cached[1]
+            return cached[2]
+        readable = isinstance(source, bytes) or os.path.isfile(source)
+        digest = _digest(source) if readable else None
+        if cached is not None and digest is not None and cached[1] == digest:
+            state[slot] = (key, digest, cached[2])
+            return cached[2]
         z = self.model.encode_image(self._open(source))
-        state[slot] = (key, z)
+        state[slot] = (key, digest, z)
         return z
 
     # ------------------------------------------------------------------ dream

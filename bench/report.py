@@ -204,8 +204,9 @@ its counted FLOPs over its measured time, against the peak of the precision it r
 
 `app.main` in a subprocess (its page, queue and threads), with one endpoint added,
 `/identity`: the same components as `/reconstruct` around a function that writes the
-upload unchanged as PNG. Its round trip is Gradio's own cost; on this project's 2-core
-machine it was {low}-{high} ms before, {floor:.0f} ms here. Round trips go through
+upload unchanged as PNG (through the app's own PNG writer, zlib level 1). Its round trip is
+Gradio's own cost; on this project's 2-core machine it was {low}-{high} ms before (busier
+CPU, PNGs at Pillow's default level 6), {floor:.0f} ms here. Round trips go through
 `gradio_client` (upload, queue, result, download), the two endpoints alternating; slider
 moves send posters A (`{app["poster"]}`) and B (`{app["poster_b"]}`) uploaded once, as the
 browser does. Server-side phases are Gradio's own (`GRADIO_PROFILING=1`): `fn_call` is the

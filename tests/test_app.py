@@ -214,6 +214,33 @@ def test_latents_are_kept_in_state_so_a_slider_move_only_decodes(
     assert len(encoded) == 3  # a new poster B: only B is encoded
 
 
+def test_a_poster_uploaded_again_under_a_new_path_is_not_encoded_again(
+    poster_app: app.PosterApp,
+    posters: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """API clients upload both posters on every call; their content finds the latents."""
+    encoded = []
+    real = poster_app.model.encode_image
+    monkeypatch.setattr(poster_app.model, "encode_image", lambda i: encoded.append(i) or real(i))
+    a, b = str(posters["a"]), str(posters["b"])
+    _, state, _ = poster_app.frame(a, b, 0.2, "slerp", None)
+    again = tmp_path / "upload-2" / "a.png"
+    again.parent.mkdir()
+    again.write_bytes(posters["a"].read_bytes())
+
+    _, state, _ = poster_app.frame(str(again), b, 0.4, "slerp", state)
+    _, state, _ = poster_app.frame(posters["a"].read_bytes(), b, 0.6, "slerp", state)
+    assert len(encoded) == 2
+
+    changed = tmp_path / "upload-3" / "a.png"
+    changed.parent.mkdir()
+    changed.write_bytes(posters["tall"].read_bytes())
+    poster_app.frame(str(changed), b, 0.4, "slerp", state)
+    assert len(encoded) == 3  # same name, other content: encoded
+
+
 def test_frame_waits_for_both_posters(poster_app: app.PosterApp, posters: dict[str, Path]) -> None:
     path, state, status = poster_app.frame(str(posters["a"]), None, 0.5, "slerp", None)
     assert path is None
