@@ -21,7 +21,6 @@ import argparse
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,10 +32,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a file, too
 
-from bench.common import POSTER, ROOT, median, model_folder, peak_rss_mb, percentile, table
+from bench.common import (
+    POSTER,
+    QUIET_ENV,
+    ROOT,
+    free_port,
+    median,
+    model_folder,
+    peak_rss_mb,
+    percentile,
+    stop,
+    table,
+    wait_until_up,
+)
 
 POSTER_B = ROOT / "examples" / "cardinaux-zermatt.jpg"
-SERVER_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "GRADIO_PROFILING": "1"}
+SERVER_ENV = {**QUIET_ENV, "GRADIO_PROFILING": "1"}
 START_TIMEOUT_S = 300  # importing torch and gradio is slow on a busy machine
 
 
@@ -82,13 +93,6 @@ def serve(argv: list[str]) -> int:
 # ----------------------------------------------------------------- the client side
 
 
-def free_port() -> int:
-    """A loopback TCP port nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def server(model: Path, log: Path) -> Iterator[tuple[subprocess.Popen, str, float]]:
     """Start the server; yield (process, URL, perf_counter at start); stop it after."""
@@ -103,27 +107,7 @@ def server(model: Path, log: Path) -> Iterator[tuple[subprocess.Popen, str, floa
         try:
             yield proc, f"http://127.0.0.1:{port}/", started
         finally:
-            proc.terminate()  # SIGTERM: app.main shuts down and removes its workdir
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def wait_for_page(url: str, proc: subprocess.Popen, started: float) -> float:
-    """Seconds from start until the page answers 200, polled every 50 ms."""
-    while time.perf_counter() - started < START_TIMEOUT_S:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server exited with code {proc.returncode}")
-        with (
-            contextlib.suppress(urllib.error.URLError, ConnectionError, TimeoutError),
-            urllib.request.urlopen(url, timeout=5) as response,
-        ):
-            if response.status == 200:
-                return time.perf_counter() - started
-        time.sleep(0.05)
-    raise TimeoutError(f"{url} did not answer within {START_TIMEOUT_S} s")
+            stop(proc)
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -211,7 +195,8 @@ def run(args: argparse.Namespace, scratch: Path) -> dict:
     folder, described = model_folder(args.model, scratch)
     with server(folder, scratch / "server.log") as (proc, url, started):
         try:
-            page_s = wait_for_page(url, proc, started)
+            wait_until_up(url, START_TIMEOUT_S, proc, poll_s=0.05)
+            page_s = time.perf_counter() - started
             client = Client(url, verbose=False, download_files=str(scratch / "downloads"))
             client.predict(handle_file(args.poster), api_name="/reconstruct")
             answer_s = time.perf_counter() - started

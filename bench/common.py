@@ -1,10 +1,16 @@
-"""What the benchmarks share: the model to measure, statistics, Markdown tables, the machine."""
+"""What the benchmarks share: the model to measure, statistics, Markdown tables, the machine,
+and running the app as a server process (the load test and the app's tests use that too)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
+import socket
 import subprocess
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -87,3 +93,42 @@ def load_average() -> float | None:
         return os.getloadavg()[0]
     except OSError:
         return None
+
+
+# Environment of every app process started here: no analytics calls, no Hub lookups.
+QUIET_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_up(
+    url: str, timeout_s: float, proc: subprocess.Popen | None = None, poll_s: float = 0.5
+) -> None:
+    """Poll url until it answers 200; fail at once if proc exits first."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the app exited with code {proc.returncode} before serving")
+        with (
+            contextlib.suppress(urllib.error.URLError, ConnectionError, TimeoutError),
+            urllib.request.urlopen(url, timeout=5) as response,
+        ):
+            if response.status == 200:
+                return
+        time.sleep(poll_s)
+    raise TimeoutError(f"{url} did not answer within {timeout_s:.0f} s")
+
+
+def stop(proc: subprocess.Popen, timeout_s: float = 30) -> None:
+    """SIGTERM (the app's orderly way out: it removes its workdir), then kill if it hangs."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -22,8 +22,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,13 +38,15 @@ import numpy as np
 from gradio_client import Client, handle_file
 from PIL import Image, ImageDraw
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a file, too
+
+from bench.common import QUIET_ENV, ROOT, free_port, stop, wait_until_up
+
 SHARED_POSTER = ROOT / "examples" / "mucha-job.jpg"  # the example everyone clicks
 OTHER_POSTER = ROOT / "examples" / "cardinaux-zermatt.jpg"  # poster B of every morph
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 START_TIMEOUT_S = 300
 REQUEST_TIMEOUT_S = 600
-QUIET_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
 ENDPOINTS = ("/reconstruct", "/frame")
 
 
@@ -100,29 +100,6 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_up(url: str, proc: subprocess.Popen) -> None:
-    """Poll url until it answers; fail at once if the app exits."""
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the app exited with code {proc.returncode} before serving")
-        with (
-            contextlib.suppress(urllib.error.URLError, ConnectionError, TimeoutError),
-            urllib.request.urlopen(url, timeout=5) as response,
-        ):
-            if response.status == 200:
-                return
-        time.sleep(0.5)
-    raise TimeoutError(f"{url} did not answer within {START_TIMEOUT_S} s")
-
-
 @contextlib.contextmanager
 def started_app(model: str | None, tmp: Path) -> Iterator[tuple[str, subprocess.Popen]]:
     """`python app.py` on a free loopback port, its temporary files all under tmp."""
@@ -140,17 +117,12 @@ def started_app(model: str | None, tmp: Path) -> Iterator[tuple[str, subprocess.
         try:
             url = f"http://127.0.0.1:{port}/"
             try:
-                wait_until_up(url, proc)
+                wait_until_up(url, START_TIMEOUT_S, proc)
             except (RuntimeError, TimeoutError) as err:
                 raise RuntimeError(f"{err}; its log:\n{log_path.read_text()[-3000:]}") from err
             yield url, proc
         finally:
-            proc.send_signal(signal.SIGTERM)  # the app's orderly way out
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc, timeout_s=60)
 
 
 def files_under(folder: Path) -> list[Path]:

@@ -8,12 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +17,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from bench.common import QUIET_ENV, free_port, stop, wait_until_up
 from vaegan import VAEGAN, ModelConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,7 +36,6 @@ CHROMIUM_ARGS = [
 START_TIMEOUT_S = 180  # importing gradio and torch is slow beside a training job
 
 # No analytics or Hub calls from anything the tests start.
-QUIET_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
 os.environ.update(QUIET_ENV)
 
 
@@ -60,19 +56,24 @@ def save_small_model(folder: Path, seed: int = 0) -> Path:
     return folder
 
 
-def write_poster(path: Path, seed: int, size: tuple[int, int] = (90, 126)) -> Path:
-    """A deterministic poster-like picture (bands and a disc) saved at path."""
+def poster(seed: int, size: tuple[int, int] = (60, 84)) -> Image.Image:
+    """A deterministic poster-like picture: flat background, bands and a disc."""
     rng = np.random.default_rng(seed)
     colours = [tuple(int(c) for c in rng.integers(0, 256, 3)) for _ in range(3)]
     image = Image.new("RGB", size, colours[0])
     draw = ImageDraw.Draw(image)
     w, h = size
     top = int(rng.integers(0, h // 2))
-    draw.rectangle([0, top, w, top + h // 4], fill=colours[1])
-    cx, cy, r = int(rng.integers(0, w)), int(rng.integers(0, h)), min(w, h) // 3
+    draw.rectangle([0, top, w, top + h // 5], fill=colours[1])
+    cx, cy, r = int(rng.integers(0, w)), int(rng.integers(0, h)), w // 4
     draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=colours[2])
+    return image
+
+
+def write_poster(path: Path, seed: int, size: tuple[int, int] = (90, 126)) -> Path:
+    """poster(seed, size) saved at path (format from its suffix)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path)
+    poster(seed, size).save(path)
     return path
 
 
@@ -85,29 +86,6 @@ def pixels(path: str | Path) -> np.ndarray:
 def example_path(name: str) -> Path:
     """A bundled example poster by file name."""
     return EXAMPLES / name
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_up(url: str, timeout_s: float, proc: subprocess.Popen | None = None) -> None:
-    """Poll url until it answers 200; fail early if proc exits."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"the app exited with code {proc.returncode} before serving")
-        with (
-            contextlib.suppress(urllib.error.URLError, ConnectionError, TimeoutError),
-            urllib.request.urlopen(url, timeout=5) as response,
-        ):
-            if response.status == 200:
-                return
-        time.sleep(0.5)
-    raise TimeoutError(f"{url} did not answer within {timeout_s:.0f} s")
 
 
 @contextlib.contextmanager
@@ -138,9 +116,4 @@ def serve_app(model_dir: Path, log_path: Path, *extra: str) -> Iterator[str]:
                 raise RuntimeError(f"{err}; its log:\n{log_path.read_text()[-3000:]}") from err
             yield url
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc, timeout_s=20)

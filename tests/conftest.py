@@ -5,15 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image, ImageDraw
 from playwright.sync_api import Browser, sync_playwright
 
 from vaegan import VAEGAN, ModelConfig
 
-from .app_fixtures import CHROMIUM, CHROMIUM_ARGS
+from .app_fixtures import CHROMIUM, CHROMIUM_ARGS, poster
 
 TINY = ModelConfig(
     image_size=32,
@@ -30,20 +28,6 @@ TINY = ModelConfig(
 def _few_threads():
     # Tests run beside other work on 2 cores; one thread keeps them predictable.
     torch.set_num_threads(1)
-
-
-def poster(seed: int, size: tuple[int, int] = (60, 84)) -> Image.Image:
-    """A deterministic poster-like picture: flat background, bands and a disc."""
-    rng = np.random.default_rng(seed)
-    colours = [tuple(int(c) for c in rng.integers(0, 256, 3)) for _ in range(3)]
-    image = Image.new("RGB", size, colours[0])
-    draw = ImageDraw.Draw(image)
-    w, h = size
-    top = int(rng.integers(0, h // 2))
-    draw.rectangle([0, top, w, top + h // 5], fill=colours[1])
-    cx, cy, r = int(rng.integers(0, w)), int(rng.integers(0, h)), w // 4
-    draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=colours[2])
-    return image
 
 
 def make_folder(root: Path, count: int, nested: bool = True) -> Path:

@@ -21,7 +21,7 @@ from huggingface_hub import CommitOperationAdd, HfApi
 from vaegan.hub import parse_repo_id
 from vaegan.model import CONFIG_NAME, WEIGHTS_NAME
 
-from .push import EXIT_HUB, EXIT_USAGE, HubError, check_hub_access, raise_hub_error
+from .push import check_hub_access, exit_code, raise_hub_error
 
 logger = logging.getLogger(__name__)
 
@@ -132,20 +132,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
+    with exit_code() as code:
         _plain_repo_id(args.space, "--space")
         if args.model is not None:
             parse_repo_id(args.model)
         space_files()
         check_hub_access(args.space)
         deploy_space(args.space, args.model, private=args.private)
-    except (ValueError, FileNotFoundError) as err:
-        logger.error("%s", err)
-        return EXIT_USAGE
-    except HubError as err:
-        logger.error("%s", err)
-        return EXIT_HUB
-    return 0
+    return code.value
 
 
 if __name__ == "__main__":

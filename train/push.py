@@ -11,9 +11,12 @@ changed, so a failed push can simply be run again.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
@@ -188,13 +191,34 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@dataclass
+class ExitCode:
+    """What a command returns; exit_code() sets it when a step fails."""
+
+    value: int = 0
+
+
+@contextlib.contextmanager
+def exit_code() -> Iterator[ExitCode]:
+    """Turn a Hub command's failure into one logged line and its exit code (0 if none)."""
+    code = ExitCode()
+    try:
+        yield code
+    except (ValueError, FileNotFoundError) as err:
+        logger.error("%s", err)
+        code.value = EXIT_USAGE
+    except HubError as err:
+        logger.error("%s", err)
+        code.value = EXIT_HUB
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    try:
+    with exit_code() as code:
         check_repo_id(args.repo)
         upload_plan(args.export)
         check_hub_access(args.repo)
@@ -206,13 +230,7 @@ def main(argv: list[str] | None = None) -> int:
             title=args.title,
             data_note=args.data_note,
         )
-    except (ValueError, FileNotFoundError) as err:
-        logger.error("%s", err)
-        return EXIT_USAGE
-    except HubError as err:
-        logger.error("%s", err)
-        return EXIT_HUB
-    return 0
+    return code.value
 
 
 if __name__ == "__main__":
