@@ -388,3 +388,10 @@ def test_create_app_loads_model_and_examples(model_dir: Path) -> None:
         assert len(poster_app.examples) == 6
     finally:
         shutil.rmtree(poster_app.workdir)
+
+
+def test_malloc_arenas_are_capped_unless_the_user_chose(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert app.limit_malloc_arenas() is False  # the user's setting stands
+    monkeypatch.delenv("MALLOC_ARENA_MAX")
+    assert app.limit_malloc_arenas() is True  # glibc (Debian, the Space's image) takes it
