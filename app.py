@@ -318,9 +318,12 @@ class PosterApp:
         state when these uploads were encoded before, so a slider move only decodes.
         """
         state = dict(state or {})
-        if a is None or b is None:
+        # Each poster is encoded as soon as it arrives: a bad one is refused at once, and
+        # when the other comes only that one is encoded.
+        z_a = self._latent(state, "a", a) if a is not None else None
+        z_b = self._latent(state, "b", b) if b is not None else None
+        if z_a is None or z_b is None:
             return None, state, "Upload poster A and poster B, then move the slider."
-        z_a, z_b = self._latent(state, "a", a), self._latent(state, "b", b)
         with torch.inference_mode():
             x = self.model.decode(latent_at(z_a, z_b, float(t), _mode(mode)))
         frame = self.outputs.png(self._large(x[0]), f"frame-{round(100 * t):03d}")

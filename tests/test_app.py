@@ -241,11 +241,24 @@ def test_a_poster_uploaded_again_under_a_new_path_is_not_encoded_again(
     assert len(encoded) == 3  # same name, other content: encoded
 
 
-def test_frame_waits_for_both_posters(poster_app: app.PosterApp, posters: dict[str, Path]) -> None:
+def test_frame_waits_for_both_posters_but_encodes_the_first_at_once(
+    poster_app: app.PosterApp, posters: dict[str, Path]
+) -> None:
     path, state, status = poster_app.frame(str(posters["a"]), None, 0.5, "slerp", None)
     assert path is None
-    assert state == {}
+    assert set(state) == {"a"}
     assert "poster A and poster B" in status
+    _, state, status = poster_app.frame(None, str(posters["b"]), 0.5, "slerp", state)
+    assert set(state) == {"a", "b"}  # A's latent kept, though A is cleared for now
+
+
+def test_a_bad_poster_is_refused_before_the_other_arrives(
+    poster_app: app.PosterApp, posters: dict[str, Path]
+) -> None:
+    with pytest.raises(app.Refused, match="not an image file"):
+        poster_app.frame(str(posters["text"]), None, 0.5, "slerp", None)
+    with pytest.raises(app.Refused, match="not an image file"):
+        poster_app.frame(None, str(posters["text"]), 0.5, "slerp", None)
 
 
 def test_refused_poster_in_a_morph(poster_app: app.PosterApp, posters: dict[str, Path]) -> None:
