@@ -438,6 +438,9 @@ CSS = """
 #title h1 { letter-spacing: 0.04em; text-transform: uppercase; margin-bottom: 0.2em; }
 .honest { border-left: 4px solid var(--color-accent); padding-left: 0.8em; }
 footer { display: none !important; }
+/* Outputs are 256 px (twice the model's resolution); the browser scales them up to fill
+   their panel like the upload beside them, which costs no server time. */
+#recon-output img, #morph-frame img { width: 100%; height: 100%; object-fit: contain; }
 """
 
 
