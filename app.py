@@ -605,8 +605,16 @@ def _interpolate_tab(app: PosterApp) -> None:
     t.change(
         app.frame, **frame_io, api_name="frame", trigger_mode="always_last", show_progress="hidden"
     )
-    for trigger in (a.change, b.change, mode.change):
-        trigger(app.frame, **frame_io, api_visibility="private", show_progress="minimal")
+    # One listener for all three, so that its always_last mode orders them within a
+    # session: a slow answer for "A alone" can never land after the frame for A and B.
+    gr.on(
+        [a.change, b.change, mode.change],
+        app.frame,
+        **frame_io,
+        trigger_mode="always_last",
+        api_visibility="private",
+        show_progress="minimal",
+    )
     run.click(app.morph, [a, b, steps, mode, latents], [strip, gif, latents], api_name="morph")
     if len(app.examples) >= 2:
         # Each example paired with the next, so every poster appears once as A.
