@@ -30,6 +30,7 @@ FILES = (
     "config.json",
     "model.safetensors",
     "metrics.json",
+    "metrics.csv",
     "generated.png",
     "losses.png",
     "metrics.png",

@@ -1,9 +1,10 @@
 """How long one recipe takes to reach another's quality: a speed claim at equal quality.
 
-    python scripts/time_to_quality.py --reference runs/compare/seed --reference-speed 13.9 \\
-        --candidate runs/posters-128 --candidate-speed 95.7
+    python scripts/time_to_quality.py --reference docs/quality/seed.csv \\
+        --reference-speed 14.1 --candidate checkpoints/posters-128 --candidate-speed 96.2
 
-Each run folder holds the trainer's metrics.csv (both splits at every snapshot). The
+Each run is the trainer's metrics.csv (both splits at every snapshot), or a run or export
+folder holding one. The
 reference's last row is the quality to reach; for each metric and split, the candidate's
 curve gives the images it needed to get there (interpolated between snapshots). Images
 become seconds through each recipe's idle training speed in images/s (bench/train_speed.py
@@ -28,10 +29,11 @@ SPLITS = ("train", "heldout")
 
 
 def curve(run: Path) -> list[dict[str, float]]:
-    """The run's metrics.csv as rows of floats, in order of images shown."""
-    rows = read_csv(run / "metrics.csv")
+    """A metrics.csv (or the one in folder `run`) as rows of floats, by images shown."""
+    path = run / "metrics.csv" if run.is_dir() else run
+    rows = read_csv(path)
     if not rows:
-        raise SystemExit(f"{run / 'metrics.csv'} has no rows; train with snapshots first")
+        raise SystemExit(f"{path} is missing or has no rows; train with snapshots first")
     return sorted(({k: float(v) for k, v in r.items() if v != ""} for r in rows), key=_images)
 
 
@@ -110,11 +112,16 @@ def markdown(entries: list[dict], names: tuple[str, str]) -> str:
     return "\n".join(lines)
 
 
+def run_name(run: Path) -> str:
+    """A short name for a table header: the folder's name, or the CSV's stem."""
+    return run.name if run.is_dir() else run.stem
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--reference", type=Path, required=True, help="run folder to catch up with")
+    p.add_argument("--reference", type=Path, required=True, help="metrics.csv to catch up with")
     p.add_argument("--reference-speed", type=float, required=True, help="its images/s")
-    p.add_argument("--candidate", type=Path, required=True, help="run folder that catches up")
+    p.add_argument("--candidate", type=Path, required=True, help="metrics.csv that catches up")
     p.add_argument("--candidate-speed", type=float, required=True, help="its images/s")
     args = p.parse_args(argv)
 
@@ -124,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     entries = comparison(
         curve(args.reference), args.reference_speed, curve(args.candidate), args.candidate_speed
     )
-    print(markdown(entries, (args.reference.name, args.candidate.name)))
+    print(markdown(entries, (run_name(args.reference), run_name(args.candidate))))
     return 0
 
 

@@ -615,6 +615,7 @@ def test_training_pushes_snapshots_and_the_export(fake_api, image_folder, tmp_pa
         "generated.png",
         "losses.png",
         "metrics.png",
+        "metrics.csv",
     }
     assert commit["files"]["model.safetensors"] == (export / "model.safetensors").read_bytes()
     assert "(3 epochs" in commit["files"]["README.md"].decode()

@@ -65,7 +65,9 @@ def test_comparison_turns_images_into_minutes_at_each_speed(tmp_path: Path) -> N
 def test_command_prints_a_table_and_refuses_a_zero_speed(tmp_path: Path) -> None:
     seed = write_run(tmp_path / "seed", [[1, 6000, 1, 16.0, 0.4, 11.0]])
     fast = write_run(tmp_path / "fast", [[1, 6000, 1, 12.0, 0.2, 10.0]])
-    base = [sys.executable, str(SCRIPT), "--reference", str(seed), "--candidate", str(fast)]
+    # A folder holding metrics.csv, or the file itself.
+    base = [sys.executable, str(SCRIPT), "--reference", str(seed), "--candidate"]
+    base.append(str(fast / "metrics.csv"))
 
     done = subprocess.run(
         [*base, "--reference-speed", "10", "--candidate-speed", "60"],

@@ -31,7 +31,8 @@ logger = logging.getLogger(__name__)
 
 CARD_NAME = "README.md"
 REQUIRED = (CONFIG_NAME, WEIGHTS_NAME, "metrics.json")
-# Pushed when the export has them; the card shows the grids and the loss plot.
+# Pushed when the export has them; the card shows the grids and the plots, and
+# metrics.csv holds the numbers behind metrics.png.
 OPTIONAL = (
     "reconstructed.png",
     "heldout.png",
@@ -39,6 +40,7 @@ OPTIONAL = (
     "morph.png",
     "losses.png",
     "metrics.png",
+    "metrics.csv",
 )
 EXIT_USAGE, EXIT_HUB = 2, 4
 
