@@ -34,11 +34,8 @@ def curve(run: Path) -> list[dict[str, float]]:
     rows = read_csv(path)
     if not rows:
         raise SystemExit(f"{path} is missing or has no rows; train with snapshots first")
-    return sorted(({k: float(v) for k, v in r.items() if v != ""} for r in rows), key=_images)
-
-
-def _images(row: dict[str, float]) -> float:
-    return row["images"]
+    floats = ({k: float(v) for k, v in r.items() if v != ""} for r in rows)
+    return sorted(floats, key=lambda row: row["images"])
 
 
 def images_to_reach(rows: list[dict[str, float]], key: str, target: float) -> tuple[float, bool]:
@@ -68,6 +65,7 @@ def comparison(
 ) -> list[dict]:
     """One entry per split and metric: targets, images, minutes and the speed-up."""
     goal = reference[-1]
+    ref_min = goal["images"] / reference_speed / 60
     entries = []
     for split in SPLITS:
         for metric in METRICS:
@@ -75,7 +73,6 @@ def comparison(
             if key not in goal:
                 continue
             images, exact = images_to_reach(candidate, key, goal[key])
-            ref_min = goal["images"] / reference_speed / 60
             cand_min = images / candidate_speed / 60
             entries.append(
                 {

@@ -21,7 +21,7 @@ from huggingface_hub import CommitOperationAdd, HfApi
 from vaegan.hub import parse_repo_id
 from vaegan.model import CONFIG_NAME, WEIGHTS_NAME
 
-from .push import check_hub_access, exit_code, raise_hub_error
+from .push import check_hub_access, raise_hub_error, run_steps
 
 logger = logging.getLogger(__name__)
 
@@ -132,14 +132,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    with exit_code() as code:
-        _plain_repo_id(args.space, "--space")
-        if args.model is not None:
-            parse_repo_id(args.model)
-        space_files()
-        check_hub_access(args.space)
-        deploy_space(args.space, args.model, private=args.private)
-    return code.value
+    return run_steps(lambda: _deploy(args))
+
+
+def _deploy(args: argparse.Namespace) -> None:
+    _plain_repo_id(args.space, "--space")
+    if args.model is not None:
+        parse_repo_id(args.model)
+    space_files()
+    check_hub_access(args.space)
+    deploy_space(args.space, args.model, private=args.private)
 
 
 if __name__ == "__main__":

@@ -11,12 +11,10 @@ changed, so a failed push can simply be run again.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import sys
 import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
@@ -193,25 +191,17 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-@dataclass
-class ExitCode:
-    """What a command returns; exit_code() sets it when a step fails."""
-
-    value: int = 0
-
-
-@contextlib.contextmanager
-def exit_code() -> Iterator[ExitCode]:
-    """Turn a Hub command's failure into one logged line and its exit code (0 if none)."""
-    code = ExitCode()
+def run_steps(steps: Callable[[], None]) -> int:
+    """Run a Hub command's steps: 0, or one logged line and the failure's exit code."""
     try:
-        yield code
+        steps()
     except (ValueError, FileNotFoundError) as err:
         logger.error("%s", err)
-        code.value = EXIT_USAGE
+        return EXIT_USAGE
     except HubError as err:
         logger.error("%s", err)
-        code.value = EXIT_HUB
+        return EXIT_HUB
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -220,19 +210,21 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    with exit_code() as code:
-        check_repo_id(args.repo)
-        upload_plan(args.export)
-        check_hub_access(args.repo)
-        push_export(
-            args.export,
-            args.repo,
-            private=args.private,
-            revision=args.revision,
-            title=args.title,
-            data_note=args.data_note,
-        )
-    return code.value
+    return run_steps(lambda: _push(args))
+
+
+def _push(args: argparse.Namespace) -> None:
+    check_repo_id(args.repo)
+    upload_plan(args.export)
+    check_hub_access(args.repo)
+    push_export(
+        args.export,
+        args.repo,
+        private=args.private,
+        revision=args.revision,
+        title=args.title,
+        data_note=args.data_note,
+    )
 
 
 if __name__ == "__main__":
